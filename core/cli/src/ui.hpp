@@ -1,0 +1,52 @@
+// Output: text for people (tables coloured when stdout is a terminal) or, with
+// --json, one JSON document for programs: {"tables": [...], "lines": [...]}.
+#pragma once
+
+#include <iosfwd>
+#include <string>
+#include <vector>
+
+namespace bosh::cli {
+
+struct Table {
+  std::string content;                   // what the rows are: "plugins"
+  std::vector<std::string> keys;         // JSON keys: "kind", "name"
+  std::vector<std::string> headers;      // column titles: "Kind", "Name"
+  std::vector<std::vector<std::string>> rows;
+  std::string empty_text = "(none)";     // shown instead of an empty table
+};
+
+class Ui {
+ public:
+  Ui(std::ostream& out, std::ostream& err, bool json, bool color);
+  ~Ui();
+
+  bool json() const { return json_; }
+  bool color() const { return color_; }
+
+  void line(const std::string& text);   // a line of output
+  void table(const Table& table);
+  void warn(const std::string& text);   // to stderr, in both modes
+  void error(const std::string& text);  // "Error: ..." to stderr
+  // Prints the JSON document (JSON mode); idempotent.
+  void finish();
+
+  std::string bold(const std::string& s) const;
+  std::string red(const std::string& s) const;
+  std::string green(const std::string& s) const;
+  std::string yellow(const std::string& s) const;
+
+ private:
+  std::ostream& out_;
+  std::ostream& err_;
+  bool json_;
+  bool color_;
+  bool finished_ = false;
+  std::vector<Table> tables_;
+  std::vector<std::string> lines_;
+};
+
+// Display width in terminal columns (UTF-8 aware, ANSI escapes ignored).
+std::size_t display_width(const std::string& s);
+
+}  // namespace bosh::cli

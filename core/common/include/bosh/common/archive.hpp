@@ -1,0 +1,50 @@
+// Gzip'd tar archives (release, job and package tarballs, stemcells).
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace bosh {
+
+enum class ArchiveEntryType { file, directory, symlink, hardlink, other };
+
+struct ArchiveEntry {
+  std::string name;  // as stored, e.g. "./jobs/" or "./release.MF"
+  ArchiveEntryType type = ArchiveEntryType::file;
+  std::uint64_t size = 0;
+  unsigned mode = 0;         // permission bits (07777)
+  std::string link_target;   // symlink or hardlink target, else empty
+};
+
+// Writes a .tgz of source_dir. With no entries: everything under it,
+// recursively, as `tar czf out -C source_dir .` names it ("./", "./jobs/",
+// "./release.MF"). Otherwise exactly the listed relative paths, a directory
+// with everything below it. Entries are sorted, mode bits and mtimes kept,
+// symlinks stored as links, owners zeroed, no gzip timestamp. The archive is
+// written to "<out_file>.tmp-XXXXXX" and renamed into place, so an
+// interrupted write never leaves a partial out_file.
+// IoError for unreadable sources or an unwritable out_file; InputError for an
+// entry that is absolute, contains "..", or is not a file, directory or symlink.
+void create_tgz(const std::filesystem::path& source_dir, const std::filesystem::path& out_file,
+                const std::vector<std::string>& entries = {});
+
+// Every entry, in archive order. InputError
+// "<archive>: not a gzip'd tar archive: <detail>" for anything unreadable as one.
+std::vector<ArchiveEntry> list_tgz(const std::filesystem::path& archive);
+
+// Extracts into dest (created if missing). Before anything is written the
+// whole archive is checked, and refused with an InputError naming the archive
+// and the entry, for: absolute paths, ".." components, symlinks or hard links
+// resolving outside dest, duplicate entries, entries written through a
+// symlink, and devices, fifos and sockets. Modes and mtimes are restored,
+// owners are not.
+void extract_tgz(const std::filesystem::path& archive, const std::filesystem::path& dest);
+
+// The contents of one regular file in the archive; name may be given as "x"
+// or "./x". InputError "<archive>: no entry '<name>'" if absent.
+std::string read_tgz_entry(const std::filesystem::path& archive, std::string_view name);
+
+}  // namespace bosh

@@ -1,0 +1,43 @@
+// JSON in and out, on the plugin boundary's Json type (Poco::Dynamic::Var).
+#pragma once
+
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "bosh/plugin/json.hpp"
+
+namespace bosh {
+
+// Parses strict JSON (RFC 8259). `origin` names the source in messages (a
+// file name or "<stdin>"). A syntax error is an InputError
+// "<origin>:<line>:<column>: <what is wrong>" (1-based; columns count
+// characters, a tab counts as one).
+plugin::Json parse_json(std::string_view text, std::string_view origin);
+
+// IoError "<path>: cannot read: <strerror>"; syntax errors as parse_json.
+plugin::Json load_json_file(const std::filesystem::path& path);
+
+// Serialises with object keys sorted, so output is deterministic. `pretty`
+// indents by two spaces. Doubles print shortest-round-trip; NaN/inf as null.
+std::string to_json(const plugin::Json& value, bool pretty = false);
+
+// "null", "object", "array", "string", "number", "boolean".
+std::string_view json_type_name(const plugin::Json& value);
+
+// InputError "<what>: expected an object, got <type>".
+const plugin::JsonObject::Ptr as_object(const plugin::Json& value, std::string_view what);
+// InputError "<what>: expected an array, got <type>".
+const plugin::JsonArray::Ptr as_array(const plugin::Json& value, std::string_view what);
+
+// InputError "<what>: missing required key '<key>'" or
+// "<what>: '<key>' must be a string, got <type>".
+std::string get_string(const plugin::JsonObject::Ptr& object, const std::string& key, std::string_view what);
+
+// nullopt when the key is absent or null; InputError as get_string when it
+// holds something other than a string.
+std::optional<std::string> find_string(const plugin::JsonObject::Ptr& object, const std::string& key,
+                                       std::string_view what);
+
+}  // namespace bosh

@@ -1,0 +1,43 @@
+// Running external programs: no shell, argv as given, output captured.
+#pragma once
+
+#include <chrono>
+#include <filesystem>
+#include <map>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace bosh {
+
+struct ProcessOptions {
+  std::filesystem::path cwd;                             // empty: inherit
+  std::map<std::string, std::string> env_overrides;     // set on top of the environment
+  bool clear_env = false;                                // start from `env` instead of ours
+  std::map<std::string, std::string> env;               // used when clear_env
+  std::string stdin_data;                                // fed to the child, then EOF
+  std::chrono::milliseconds timeout{0};                  // 0 = none
+};
+
+struct ProcessResult {
+  int exit_code = 0;       // -signal if killed by a signal
+  bool timed_out = false;  // the timeout expired and the process group was killed
+  std::string out;
+  std::string err;
+};
+
+// Runs argv[0] (searched in PATH -- the child's PATH if overridden -- unless it
+// contains '/') with stdout and stderr captured. The child leads its own
+// process group; on timeout the whole group gets SIGTERM, then SIGKILL 2 s
+// later. Throws bosh::Error "cannot run '<argv0>': <strerror>" when the
+// program cannot be started (not found, not executable, bad cwd).
+ProcessResult run_process(const std::vector<std::string>& argv, const ProcessOptions& options = {});
+
+// POSIX-shell quoting, for display only: "abc" stays, "a b" -> 'a b',
+// "it's" -> 'it'\''s', "" -> ''.
+std::string shell_quote(std::string_view word);
+
+// The words quoted and joined by spaces.
+std::string shell_join(const std::vector<std::string>& argv);
+
+}  // namespace bosh

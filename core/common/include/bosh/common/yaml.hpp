@@ -1,0 +1,36 @@
+// YAML loading whose errors point at the file, line and column at fault.
+#pragma once
+
+#include <filesystem>
+#include <string>
+#include <string_view>
+
+#include <yaml-cpp/yaml.h>
+
+#include "bosh/common/error.hpp"
+
+namespace bosh {
+
+// Parses one YAML document; InputError "<origin>:<line>:<col>: <problem>".
+YAML::Node parse_yaml(std::string_view text, std::string_view origin);
+// Reads and parses a file; IoError when it cannot be read.
+YAML::Node load_yaml_file(const std::filesystem::path& path);
+
+// "<origin>:<line>:<col>" of a node (1-based), or "<origin>" when the node has
+// no position (built in memory).
+std::string yaml_where(const YAML::Node& node, std::string_view origin);
+
+// A readable name for a node's type: "map", "list", "string", "null".
+std::string yaml_type_name(const YAML::Node& node);
+
+// Checked reads of a map's field. `what` names the map for messages, e.g.
+// "~/.bosh_config". Errors: "<origin>:<line>:<col>: '<key>' must be a <type>, got <type>".
+std::string yaml_string(const YAML::Node& map, const std::string& key, std::string_view origin,
+                        std::string_view fallback = "");
+YAML::Node yaml_map(const YAML::Node& map, const std::string& key, std::string_view origin);
+YAML::Node yaml_list(const YAML::Node& map, const std::string& key, std::string_view origin);
+
+// Serialises a node as block-style YAML ending in a newline.
+std::string to_yaml(const YAML::Node& node);
+
+}  // namespace bosh

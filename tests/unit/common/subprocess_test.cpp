@@ -1,0 +1,184 @@
+#include "bosh/common/subprocess.hpp"
+
+#include <chrono>
+#include <fstream>
+#include <string>
+
+#include <doctest/doctest.h>
+
+#include "bosh/common/error.hpp"
+#include "test_tmp_dir.hpp"
+
+using namespace std::chrono_literals;
+
+namespace {
+
+// True if the pid is gone or a zombie (a container's PID 1 may not reap).
+bool process_gone(const std::string& pid) {
+  std::ifstream stat("/proc/" + pid + "/stat");
+  if (!stat) return true;
+  std::string line;
+  std::getline(stat, line);
+  auto close_paren = line.rfind(')');
+  return close_paren != std::string::npos && close_paren + 2 < line.size() && line[close_paren + 2] == 'Z';
+}
+
+}  // namespace
+
+TEST_SUITE("unit") {
+  TEST_CASE("subprocess: echo captures stdout and stderr separately") {
+    auto r = bosh::run_process({"echo", "hello", "world"});
+    CHECK(r.exit_code == 0);
+    CHECK_FALSE(r.timed_out);
+    CHECK(r.out == "hello world\n");
+    CHECK(r.err == "");
+    auto r2 = bosh::run_process({"sh", "-c", "echo out; echo err >&2"});
+    CHECK(r2.out == "out\n");
+    CHECK(r2.err == "err\n");
+  }
+
+  TEST_CASE("subprocess: arguments are not interpreted by a shell") {
+    auto r = bosh::run_process({"printf", "%s|", "a b", "$HOME", "*", "'q'"});
+    CHECK(r.out == "a b|$HOME|*|'q'|");
+  }
+
+  TEST_CASE("subprocess: exit codes and signals") {
+    CHECK(bosh::run_process({"sh", "-c", "exit 3"}).exit_code == 3);
+    CHECK(bosh::run_process({"false"}).exit_code == 1);
+    CHECK(bosh::run_process({"sh", "-c", "kill -9 $$"}).exit_code == -9);
+  }
+
+  TEST_CASE("subprocess: stdin is fed then closed") {
+    bosh::ProcessOptions options;
+    options.stdin_data = "line 1\nline 2\n";
+    auto r = bosh::run_process({"cat"}, options);
+    CHECK(r.out == "line 1\nline 2\n");
+    // No stdin data: the child sees EOF at once.
+    CHECK(bosh::run_process({"cat"}).out == "");
+  }
+
+  TEST_CASE("subprocess: a child that ignores its stdin does not hang or kill us") {
+    bosh::ProcessOptions options;
+    options.stdin_data = std::string(4 << 20, 'x');
+    auto r = bosh::run_process({"true"}, options);
+    CHECK(r.exit_code == 0);
+  }
+
+  TEST_CASE("subprocess: environment overrides and clearing") {
+    bosh::ProcessOptions options;
+    options.env_overrides = {{"BOSH_TEST_VAR", "some value"}};
+    auto r = bosh::run_process({"sh", "-c", "printf %s \"$BOSH_TEST_VAR\"; printf :%s \"${PATH:+set}\""}, options);
+    CHECK(r.out == "some value:set");
+
+    bosh::ProcessOptions clear;
+    clear.clear_env = true;
+    clear.env = {{"ONLY", "this"}};
+    auto r2 = bosh::run_process({"/usr/bin/env"}, clear);
+    CHECK(r2.out == "ONLY=this\n");
+  }
+
+  TEST_CASE("subprocess: PATH override is used to find the program") {
+    bosh::testing::TmpDir tmp("subprocess");
+    bosh::testing::write_file(tmp / "bosh-test-tool", "#!/bin/sh\necho from tool\n");
+    std::filesystem::permissions(tmp / "bosh-test-tool", std::filesystem::perms::owner_all);
+    bosh::ProcessOptions options;
+    options.env_overrides = {{"PATH", tmp.path().string() + ":/usr/bin:/bin"}};
+    CHECK(bosh::run_process({"bosh-test-tool"}, options).out == "from tool\n");
+  }
+
+  TEST_CASE("subprocess: cwd") {
+    bosh::testing::TmpDir tmp("subprocess");
+    bosh::ProcessOptions options;
+    options.cwd = tmp.path();
+    auto r = bosh::run_process({"pwd", "-P"}, options);
+    CHECK(r.out == std::filesystem::canonical(tmp.path()).string() + "\n");
+
+    options.cwd = tmp / "missing";
+    CHECK_THROWS_WITH_AS(bosh::run_process({"pwd"}, options),
+                         ("cannot run 'pwd': cannot change directory to '" + (tmp / "missing").string() +
+                          "': No such file or directory")
+                             .c_str(),
+                         bosh::Error);
+  }
+
+  TEST_CASE("subprocess: missing or non-executable program") {
+    CHECK_THROWS_WITH_AS(bosh::run_process({"nope-bosh-no-such-program"}),
+                         "cannot run 'nope-bosh-no-such-program': No such file or directory", bosh::Error);
+    CHECK_THROWS_WITH_AS(bosh::run_process({"/nonexistent/nope"}),
+                         "cannot run '/nonexistent/nope': No such file or directory", bosh::Error);
+    bosh::testing::TmpDir tmp("subprocess");
+    bosh::testing::write_file(tmp / "script", "#!/bin/sh\n");
+    std::filesystem::permissions(tmp / "script", std::filesystem::perms::owner_read);
+    auto script = (tmp / "script").string();
+    CHECK_THROWS_WITH_AS(bosh::run_process({script}), ("cannot run '" + script + "': Permission denied").c_str(),
+                         bosh::Error);
+    CHECK_THROWS_AS(bosh::run_process({}), bosh::Error);
+  }
+
+  TEST_CASE("subprocess: timeout kills the process quickly") {
+    bosh::ProcessOptions options;
+    options.timeout = 200ms;
+    auto start = std::chrono::steady_clock::now();
+    auto r = bosh::run_process({"sleep", "30"}, options);
+    auto elapsed = std::chrono::steady_clock::now() - start;
+    CHECK(r.timed_out);
+    CHECK(r.exit_code == -15);
+    CHECK(elapsed < 3s);
+  }
+
+  TEST_CASE("subprocess: timeout kills the whole process group") {
+    bosh::ProcessOptions options;
+    options.timeout = 300ms;
+    auto start = std::chrono::steady_clock::now();
+    auto r = bosh::run_process({"sh", "-c", "sleep 30 & echo $!; sleep 30"}, options);
+    auto elapsed = std::chrono::steady_clock::now() - start;
+    CHECK(r.timed_out);
+    CHECK(elapsed < 3s);
+    std::string background = r.out.substr(0, r.out.find('\n'));
+    REQUIRE_FALSE(background.empty());
+    CHECK(process_gone(background));
+  }
+
+  TEST_CASE("subprocess: a process ignoring SIGTERM is SIGKILLed after the grace period") {
+    bosh::ProcessOptions options;
+    options.timeout = 100ms;
+    auto start = std::chrono::steady_clock::now();
+    auto r = bosh::run_process({"sh", "-c", "trap '' TERM; sleep 30 & wait; sleep 30"}, options);
+    auto elapsed = std::chrono::steady_clock::now() - start;
+    CHECK(r.timed_out);
+    CHECK(r.exit_code == -9);
+    CHECK(elapsed >= 2s);
+    CHECK(elapsed < 5s);
+  }
+
+  TEST_CASE("subprocess: no timeout when the process finishes in time") {
+    bosh::ProcessOptions options;
+    options.timeout = 5s;
+    auto r = bosh::run_process({"echo", "quick"}, options);
+    CHECK_FALSE(r.timed_out);
+    CHECK(r.out == "quick\n");
+  }
+
+  TEST_CASE("subprocess: large output on both streams while stdin is written does not deadlock") {
+    bosh::ProcessOptions options;
+    options.timeout = 30s;
+    options.stdin_data = std::string(3 << 20, 'i');
+    for (std::size_t i = 0; i < options.stdin_data.size(); i += 1000) options.stdin_data[i] = '\n';
+    auto r = bosh::run_process(
+        {"sh", "-c", "head -c 2000000 /dev/zero | tr '\\0' e >&2 & cat; wait"}, options);
+    CHECK_FALSE(r.timed_out);
+    CHECK(r.exit_code == 0);
+    CHECK(r.out == options.stdin_data);
+    CHECK(r.err.size() == 2000000);
+    CHECK(r.err.find_first_not_of('e') == std::string::npos);
+  }
+
+  TEST_CASE("subprocess: shell_quote for display") {
+    CHECK(bosh::shell_quote("abc-1.2/x") == "abc-1.2/x");
+    CHECK(bosh::shell_quote("") == "''");
+    CHECK(bosh::shell_quote("a b") == "'a b'");
+    CHECK(bosh::shell_quote("it's") == "'it'\\''s'");
+    CHECK(bosh::shell_quote("$HOME") == "'$HOME'");
+    CHECK(bosh::shell_join({"echo", "a b", "c"}) == "echo 'a b' c");
+  }
+}
