@@ -10,11 +10,15 @@ function(bosh_module name)
   target_link_libraries(bosh_${name} PUBLIC ${M_PUBLIC_DEPS} PRIVATE ${M_PRIVATE_DEPS})
 endfunction()
 
-# bosh_unit_tests(<target> SOURCES ... DEPS ...): a doctest executable whose
+# bosh_test_executable(<target> SOURCES ... DEPS ...): a doctest executable whose
 # TEST_SUITE names become CTest labels (unit, integration, e2e).
 function(bosh_test_executable target)
   cmake_parse_arguments(T "" "" "SOURCES;DEPS" ${ARGN})
   add_executable(${target} ${T_SOURCES})
+  if(NOT TARGET bosh_all_tests)
+    add_custom_target(bosh_all_tests)  # every test executable: the ASan preset builds this
+  endif()
+  add_dependencies(bosh_all_tests ${target})
   target_link_libraries(${target} PRIVATE ${T_DEPS} doctest::doctest)
   target_compile_definitions(${target} PRIVATE
     BOSH_TEST_BINARY_DIR="${PROJECT_BINARY_DIR}"

@@ -44,7 +44,8 @@ exports=$(nm -D --defined-only "$so" | awk '{print $3}')
 echo "== dropped into ~/.bosh/plugins it loads and runs"
 cp "$so" "$HOME/.bosh/plugins/"
 out=$("$bosh" plugins)
-expect "cli   greet  1.0.0    1.0  $HOME/.bosh/plugins/cli_greet.so" "$out"
+grep -qE "^cli +greet +1\.0\.0 +1\.0 +$HOME/\.bosh/plugins/cli_greet\.so$" <<<"$out" ||
+  fail "greet not listed as loaded: $out"
 out=$("$bosh" greet hello --name ops)
 [ "$out" = "hello, ops (from bosh 0.1.0)" ] || fail "greet printed: $out"
 expect "greet hello [OPTIONS]" "$("$bosh" help)"

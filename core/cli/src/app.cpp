@@ -7,6 +7,7 @@
 #include <iostream>
 #include <sstream>
 
+#include "bosh/blobstore/blobstore.hpp"
 #include "bosh/cli/cli.hpp"
 #include "bosh/common/error.hpp"
 #include "bosh/common/fs.hpp"
@@ -193,6 +194,8 @@ int run_cli(const std::vector<std::string>& argv, std::ostream& out, std::ostrea
     CliConfig config = CliConfig::load(global.config_path);
 
     plugin_host::PluginHost plugins("bosh");
+    plugins.register_builtin_blobstore("local", blobstore::kLocalVersion, "Blobs as files in a local directory",
+                                       blobstore::make_local_blobstore);
     plugins.load_all(config.plugin_files());
 
     CommandTable table;

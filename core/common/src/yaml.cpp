@@ -36,12 +36,13 @@ std::string yaml_type_name(const YAML::Node& node) {
 namespace {
 YAML::Node checked(const YAML::Node& map, const std::string& key, std::string_view origin,
                    YAML::NodeType::value type, std::string_view type_name) {
+  const YAML::Node absent(YAML::NodeType::Undefined);
+  if (!map.IsDefined() || map.IsNull()) return absent;
   if (!map.IsMap()) {
-    if (map.IsNull() || !map.IsDefined()) return {};
     fail<InputError>("{}: expected a map, got {}", yaml_where(map, origin), yaml_type_name(map));
   }
   YAML::Node value = map[key];
-  if (!value.IsDefined() || value.IsNull()) return {};
+  if (!value.IsDefined() || value.IsNull()) return absent;
   if (value.Type() != type)
     fail<InputError>("{}: '{}' must be a {}, got {}", yaml_where(value, origin), key, type_name,
                      yaml_type_name(value));

@@ -9,10 +9,16 @@ void rethrow_at_boundary(const std::string& plugin_name) {
     throw;
   } catch (const plugin::Error& e) {
     plugin::error_from_wire(e.type(), e.what(), e.ok_to_retry())->rethrow();
+    __builtin_unreachable();  // rethrow() is [[noreturn]]; GCC cannot see through the virtual call
   } catch (const std::exception& e) {
-    throw plugin::CloudError(plugin_name + ": " + e.what());
+    // (appended, not `a + ": " + b`: GCC 12 warns falsely on that, bug 105651)
+    std::string message = plugin_name;
+    message.append(": ").append(e.what());
+    throw plugin::CloudError(std::move(message));
   } catch (...) {
-    throw plugin::CloudError(plugin_name + ": unknown exception");
+    std::string message = plugin_name;
+    message.append(": unknown exception");
+    throw plugin::CloudError(std::move(message));
   }
 }
 

@@ -1,39 +1,19 @@
-// A unique scratch directory under the system temp dir, removed on scope exit.
+// Test helpers over bosh::TempDir: a scratch dir with `dir / "rel"`, and
+// plain file writes for building fixtures.
 #pragma once
 
-#include <atomic>
-#include <chrono>
 #include <filesystem>
 #include <fstream>
 #include <string>
-#include <system_error>
 
-#include <unistd.h>
+#include "bosh/common/fs.hpp"
 
 namespace bosh::testing {
 
-class TmpDir {
+class TmpDir : public bosh::TempDir {
  public:
-  explicit TmpDir(const std::string& tag = "common") {
-    static std::atomic<unsigned> counter{0};
-    auto stamp = std::chrono::steady_clock::now().time_since_epoch().count();
-    path_ = std::filesystem::temp_directory_path() /
-            ("bosh-test-" + tag + "-" + std::to_string(::getpid()) + "-" + std::to_string(stamp) + "-" +
-             std::to_string(counter++));
-    std::filesystem::create_directories(path_);
-  }
-  ~TmpDir() {
-    std::error_code ec;
-    std::filesystem::remove_all(path_, ec);
-  }
-  TmpDir(const TmpDir&) = delete;
-  TmpDir& operator=(const TmpDir&) = delete;
-
-  const std::filesystem::path& path() const { return path_; }
-  std::filesystem::path operator/(const std::string& rel) const { return path_ / rel; }
-
- private:
-  std::filesystem::path path_;
+  explicit TmpDir(const std::string& tag = "common") : TempDir("bosh-test-" + tag) {}
+  std::filesystem::path operator/(const std::string& rel) const { return path() / rel; }
 };
 
 inline void write_file(const std::filesystem::path& path, const std::string& content) {
@@ -42,9 +22,6 @@ inline void write_file(const std::filesystem::path& path, const std::string& con
   out << content;
 }
 
-inline std::string read_file(const std::filesystem::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
-}
+inline std::string read_file(const std::filesystem::path& path) { return bosh::read_file(path); }
 
 }  // namespace bosh::testing
