@@ -181,7 +181,7 @@ int run_cli(const std::vector<std::string>& argv, std::ostream& out, std::ostrea
   if (vm.count("target")) global.target = vm["target"].as<std::string>();
   if (global.verbose) log::set_level(log::Level::debug);
 
-  Ui ui(out, err, global.json, global.color);
+  Ui ui(out, err, global.json, global.color, &err == &std::cerr && ::isatty(STDERR_FILENO) == 1);
   if (vm.count("version")) {
     ui.line(fmt::format("version {} (bosh-cpp, plugin API {}.{})", BOSH_VERSION, BOSH_PLUGIN_API_MAJOR,
                         BOSH_PLUGIN_API_MINOR));
@@ -201,6 +201,7 @@ int run_cli(const std::vector<std::string>& argv, std::ostream& out, std::ostrea
     CommandTable table;
     register_misc_commands(table);
     register_director_commands(table);
+    register_release_commands(table);
     for (const auto& record : plugins.plugins()) {
       if (record.kind != "cli") continue;
       const std::string origin = record.builtin ? "built-in" : record.path.string();

@@ -98,5 +98,6 @@ void print_command_help(const CommandSpec& command, Ui& ui);
 // Registers the built-in commands (commands/*.cpp).
 void register_misc_commands(CommandTable& table);
 void register_director_commands(CommandTable& table);
+void register_release_commands(CommandTable& table);
 
 }  // namespace bosh::cli

@@ -22,8 +22,22 @@ std::size_t display_width(const std::string& s) {
   return width;
 }
 
-Ui::Ui(std::ostream& out, std::ostream& err, bool json, bool color)
-    : out_(out), err_(err), json_(json), color_(color && !json) {}
+Ui::Ui(std::ostream& out, std::ostream& err, bool json, bool color, bool err_is_terminal)
+    : out_(out), err_(err), json_(json), color_(color && !json), err_tty_(err_is_terminal) {}
+
+void Ui::progress(const std::string& stage, std::size_t done, std::size_t total, const std::string& item) {
+  if (!err_tty_) {
+    if (!json_) err_ << stage << " (" << done << "/" << total << "): " << item << '\n';
+    return;
+  }
+  constexpr std::size_t kWidth = 30;
+  std::size_t filled = total ? done * kWidth / total : kWidth;
+  err_ << "\r\x1b[K" << stage << " [" << std::string(filled, '#') << std::string(kWidth - filled, ' ') << "] "
+       << done << "/" << total << " " << item;
+  bar_open_ = done < total;
+  if (!bar_open_) err_ << '\n';
+  err_.flush();
+}
 
 Ui::~Ui() { finish(); }
 
@@ -70,9 +84,20 @@ void Ui::table(const Table& table) {
   out_ << '\n' << table.rows.size() << ' ' << table.content << '\n';
 }
 
-void Ui::warn(const std::string& text) { err_ << yellow("Warning: ") << text << '\n'; }
+void Ui::end_bar() {
+  if (bar_open_) err_ << '\n';
+  bar_open_ = false;
+}
 
-void Ui::error(const std::string& text) { err_ << red("Error: ") << text << '\n'; }
+void Ui::warn(const std::string& text) {
+  end_bar();
+  err_ << yellow("Warning: ") << text << '\n';
+}
+
+void Ui::error(const std::string& text) {
+  end_bar();
+  err_ << red("Error: ") << text << '\n';
+}
 
 void Ui::finish() {
   if (!json_ || finished_) return;

@@ -18,7 +18,7 @@ struct Table {
 
 class Ui {
  public:
-  Ui(std::ostream& out, std::ostream& err, bool json, bool color);
+  Ui(std::ostream& out, std::ostream& err, bool json, bool color, bool err_is_terminal = false);
   ~Ui();
 
   bool json() const { return json_; }
@@ -28,6 +28,9 @@ class Ui {
   void table(const Table& table);
   void warn(const std::string& text);   // to stderr, in both modes
   void error(const std::string& text);  // "Error: ..." to stderr
+  // Progress of long work, on stderr: a redrawn bar on a terminal, else one
+  // plain line per step. Silent in JSON mode unless stderr is a terminal.
+  void progress(const std::string& stage, std::size_t done, std::size_t total, const std::string& item);
   // Prints the JSON document (JSON mode); idempotent.
   void finish();
 
@@ -37,10 +40,14 @@ class Ui {
   std::string yellow(const std::string& s) const;
 
  private:
+  void end_bar();
+
   std::ostream& out_;
   std::ostream& err_;
   bool json_;
   bool color_;
+  bool err_tty_ = false;
+  bool bar_open_ = false;
   bool finished_ = false;
   std::vector<Table> tables_;
   std::vector<std::string> lines_;

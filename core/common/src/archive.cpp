@@ -156,7 +156,9 @@ std::string normalize_name(std::string_view name) {
 
 struct SourceItem {
   std::string rel;  // "" for the root
-  fs::path path;
+  fs::path path;    // empty for a directory entry made up for a TarInput's parents
+  std::optional<unsigned> mode{};
+  bool follow_symlinks = false;
 };
 
 void collect(const fs::path& dir, const std::string& rel, std::vector<SourceItem>& out) {
@@ -178,9 +180,12 @@ void collect(const fs::path& dir, const std::string& rel, std::vector<SourceItem
 
 void write_item(struct archive* a, const SourceItem& item) {
   struct stat st {};
-  if (::lstat(item.path.c_str(), &st) != 0) {
+  if (item.path.empty()) {
+    st.st_mode = S_IFDIR | 0755;
+  } else if ((item.follow_symlinks ? ::stat(item.path.c_str(), &st) : ::lstat(item.path.c_str(), &st)) != 0) {
     throw IoError(fmt::format("{}: cannot read: {}", item.path.string(), errno_text(errno)));
   }
+  if (item.mode) st.st_mode = (st.st_mode & ~07777u) | (*item.mode & 07777u);
   std::unique_ptr<archive_entry, EntryDeleter> entry(archive_entry_new());
   std::string name = item.rel.empty() ? "./" : "./" + item.rel;
   if (S_ISDIR(st.st_mode) && !item.rel.empty()) name += '/';
@@ -370,6 +375,66 @@ class ExtractionPlan {
   std::set<std::string> parents_;
 };
 
+
+// Hashes what libarchive writes on its way to the file.
+struct HashingSink {
+  int fd;
+  std::optional<Hasher> hasher;
+};
+
+la_ssize_t sink_write(struct archive*, void* data, const void* buffer, size_t length) {
+  auto* sink = static_cast<HashingSink*>(data);
+  const char* p = static_cast<const char*>(buffer);
+  size_t left = length;
+  while (left > 0) {
+    ssize_t n = ::write(sink->fd, p, left);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return -1;
+    p += n;
+    left -= static_cast<size_t>(n);
+  }
+  if (sink->hasher) sink->hasher->update(buffer, length);
+  return static_cast<la_ssize_t>(length);
+}
+
+std::string write_tgz(const std::vector<SourceItem>& items, const fs::path& out_file,
+                      std::optional<DigestAlgorithm> digest, int gzip_level) {
+  std::string tmp_name = out_file.string() + ".tmp-XXXXXX";
+  int raw_fd = ::mkstemp(tmp_name.data());
+  if (raw_fd < 0) throw IoError(fmt::format("{}: cannot write: {}", out_file.string(), errno_text(errno)));
+  Fd fd(raw_fd);
+  struct TmpGuard {
+    std::string path;
+    bool keep = false;
+    ~TmpGuard() {
+      if (!keep) ::unlink(path.c_str());
+    }
+  } guard{tmp_name};
+
+  HashingSink sink{fd.get(), {}};
+  if (digest) sink.hasher.emplace(*digest);
+  WriteArchive a(archive_write_new());
+  archive_write_add_filter_gzip(a.get());
+  archive_write_set_format_pax_restricted(a.get());
+  archive_write_set_filter_option(a.get(), "gzip", "timestamp", nullptr);  // reproducible bytes
+  archive_write_set_filter_option(a.get(), "gzip", "compression-level", std::to_string(gzip_level).c_str());
+  archive_write_set_bytes_in_last_block(a.get(), 1);
+  if (archive_write_open(a.get(), &sink, nullptr, sink_write, nullptr) != ARCHIVE_OK) {
+    throw IoError(fmt::format("{}: cannot write: {}", out_file.string(), archive_text(a.get())));
+  }
+  for (const auto& item : items) write_item(a.get(), item);
+  if (archive_write_close(a.get()) != ARCHIVE_OK) {
+    throw IoError(fmt::format("{}: cannot write: {}", out_file.string(), archive_text(a.get())));
+  }
+  if (::fchmod(fd.get(), 0644) != 0 || ::fsync(fd.get()) != 0 || ::close(fd.release()) != 0) {
+    throw IoError(fmt::format("{}: cannot write: {}", out_file.string(), errno_text(errno)));
+  }
+  if (::rename(tmp_name.c_str(), out_file.c_str()) != 0) {
+    throw IoError(fmt::format("{}: cannot write: {}", out_file.string(), errno_text(errno)));
+  }
+  guard.keep = true;
+  return sink.hasher ? sink.hasher->hex_final() : std::string();
+}
 }  // namespace
 
 void create_tgz(const fs::path& source_dir, const fs::path& out_file, const std::vector<std::string>& entries) {
@@ -407,36 +472,28 @@ void create_tgz(const fs::path& source_dir, const fs::path& out_file, const std:
                 items.end());
   }
 
-  std::string tmp_name = out_file.string() + ".tmp-XXXXXX";
-  int raw_fd = ::mkstemp(tmp_name.data());
-  if (raw_fd < 0) throw IoError(fmt::format("{}: cannot write: {}", out_file.string(), errno_text(errno)));
-  Fd fd(raw_fd);
-  struct TmpGuard {
-    std::string path;
-    bool keep = false;
-    ~TmpGuard() {
-      if (!keep) ::unlink(path.c_str());
-    }
-  } guard{tmp_name};
+  write_tgz(items, out_file, std::nullopt, 6);
+}
 
-  WriteArchive a(archive_write_new());
-  archive_write_add_filter_gzip(a.get());
-  archive_write_set_format_pax_restricted(a.get());
-  archive_write_set_filter_option(a.get(), "gzip", "timestamp", nullptr);  // reproducible bytes
-  if (archive_write_open_fd(a.get(), fd.get()) != ARCHIVE_OK) {
-    throw IoError(fmt::format("{}: cannot write: {}", out_file.string(), archive_text(a.get())));
+std::string create_tgz_from(const std::vector<TarInput>& inputs, const fs::path& out_file,
+                            std::optional<DigestAlgorithm> digest, int gzip_level) {
+  std::map<std::string, SourceItem> items;
+  items.emplace("", SourceItem{"", fs::path()});
+  for (const auto& input : inputs) {
+    auto parts = split_path(input.name);
+    if (input.name.empty() || input.name.front() == '/' || has_dotdot(parts) || parts.empty())
+      throw InputError(fmt::format("{}: entry '{}' is not a relative path", out_file.string(), input.name));
+    for (std::size_t i = 1; i < parts.size(); ++i) {
+      std::string dir = join_path(parts, i);
+      items.emplace(dir, SourceItem{dir, fs::path()});
+    }
+    std::string rel = join_path(parts, parts.size());
+    if (!items.emplace(rel, SourceItem{rel, input.source, input.mode, input.follow_symlinks}).second)
+      throw InputError(fmt::format("{}: duplicate entry '{}'", out_file.string(), rel));
   }
-  for (const auto& item : items) write_item(a.get(), item);
-  if (archive_write_close(a.get()) != ARCHIVE_OK) {
-    throw IoError(fmt::format("{}: cannot write: {}", out_file.string(), archive_text(a.get())));
-  }
-  if (::fchmod(fd.get(), 0644) != 0 || ::fsync(fd.get()) != 0 || ::close(fd.release()) != 0) {
-    throw IoError(fmt::format("{}: cannot write: {}", out_file.string(), errno_text(errno)));
-  }
-  if (::rename(tmp_name.c_str(), out_file.c_str()) != 0) {
-    throw IoError(fmt::format("{}: cannot write: {}", out_file.string(), errno_text(errno)));
-  }
-  guard.keep = true;
+  std::vector<SourceItem> sorted;
+  for (auto& [_, item] : items) sorted.push_back(std::move(item));
+  return write_tgz(sorted, out_file, digest, gzip_level);
 }
 
 std::vector<ArchiveEntry> list_tgz(const fs::path& archive) {

@@ -3,9 +3,12 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
+
+#include "bosh/common/digest.hpp"
 
 namespace bosh {
 
@@ -30,6 +33,23 @@ struct ArchiveEntry {
 // entry that is absolute, contains "..", or is not a file, directory or symlink.
 void create_tgz(const std::filesystem::path& source_dir, const std::filesystem::path& out_file,
                 const std::vector<std::string>& entries = {});
+
+// One file of an archive built from scattered sources (release jobs and
+// packages: "templates/x.erb" read from jobs/j/templates/x.erb).
+struct TarInput {
+  std::string name;                   // relative name in the archive, no "./"
+  std::filesystem::path source;       // where the bytes are
+  std::optional<unsigned> mode;       // permission bits to store instead of the source's
+  bool follow_symlinks = false;       // store the target's content instead of a link
+};
+
+// Writes a .tgz holding exactly `inputs` (sorted, named "./<name>", parent
+// directories added as 0755 entries), atomically as create_tgz does. With
+// `digest`, the archive's bytes are hashed as they are written and the hex
+// digest returned (no second read of the file); otherwise returns "".
+// `gzip_level` 1..9 (6 is gzip's default).
+std::string create_tgz_from(const std::vector<TarInput>& inputs, const std::filesystem::path& out_file,
+                            std::optional<DigestAlgorithm> digest = std::nullopt, int gzip_level = 6);
 
 // Every entry, in archive order. InputError
 // "<archive>: not a gzip'd tar archive: <detail>" for anything unreadable as one.

@@ -1,0 +1,128 @@
+#include "bosh/release/index.hpp"
+
+#include <algorithm>
+#include <random>
+
+#include "bosh/common/error.hpp"
+#include "bosh/common/fs.hpp"
+#include "bosh/common/yaml.hpp"
+
+namespace bosh::release {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+YAML::Node load_builds(const fs::path& path) {
+  std::error_code ec;
+  if (!fs::exists(path, ec)) return {};
+  YAML::Node root = load_yaml_file(path);
+  if (root.IsNull()) return {};
+  if (!root.IsMap()) fail<InputError>("{}: expected a map with 'builds', got {}", yaml_where(root, path.string()),
+                                       yaml_type_name(root));
+  return yaml_map(root, "builds", path.string());
+}
+
+std::string scalar(const YAML::Node& map, const std::string& key) {
+  YAML::Node v = map[key];
+  return v && v.IsScalar() ? v.Scalar() : "";
+}
+
+std::string new_key() {
+  static thread_local std::mt19937_64 rng{std::random_device{}()};
+  std::uint64_t hi = rng(), lo = rng();
+  return fmt::format("{:08x}-{:04x}-4{:03x}-{:04x}-{:012x}", hi >> 32, (hi >> 16) & 0xffff, hi & 0xfff,
+                     ((lo >> 48) & 0x3fff) | 0x8000, lo & 0xffffffffffffULL);
+}
+
+void save_builds(const fs::path& path, const YAML::Node& builds) {
+  YAML::Node root(YAML::NodeType::Map);
+  root["builds"] = builds.size() ? builds : YAML::Node(YAML::NodeType::Map);
+  root["format-version"] = "2";
+  YAML::Emitter out;
+  out << YAML::BeginMap << YAML::Key << "builds" << YAML::Value << root["builds"] << YAML::Key << "format-version"
+      << YAML::Value << YAML::DoubleQuoted << "2" << YAML::EndMap;
+  write_file_atomic(path, std::string(out.c_str()) + "\n");
+}
+
+}  // namespace
+
+BuildIndex BuildIndex::load(const fs::path& index_file) {
+  BuildIndex index;
+  index.path_ = index_file;
+  YAML::Node builds = load_builds(index_file);
+  if (builds)
+    for (const auto& kv : builds) {
+      if (!kv.second.IsMap())
+        fail<InputError>("{}: build '{}' must be a map", yaml_where(kv.second, index_file.string()),
+                         kv.first.Scalar());
+      index.builds_[kv.first.Scalar()] = {scalar(kv.second, "version"), scalar(kv.second, "sha1"),
+                                          scalar(kv.second, "blobstore_id")};
+    }
+  return index;
+}
+
+std::optional<BuildEntry> BuildIndex::find(const std::string& fingerprint) const {
+  auto it = builds_.find(fingerprint);
+  if (it == builds_.end()) return std::nullopt;
+  return it->second;
+}
+
+void BuildIndex::put(const std::string& fingerprint, BuildEntry entry) { builds_[fingerprint] = std::move(entry); }
+
+void BuildIndex::save() const {
+  YAML::Node builds(YAML::NodeType::Map);
+  for (const auto& [fp, e] : builds_) {
+    YAML::Node n(YAML::NodeType::Map);
+    if (!e.blobstore_id.empty()) n["blobstore_id"] = e.blobstore_id;
+    n["sha1"] = e.sha1;
+    n["version"] = e.version;
+    builds[fp] = n;
+  }
+  save_builds(path_, builds);
+}
+
+ReleaseIndex ReleaseIndex::load(const fs::path& index_file) {
+  ReleaseIndex index;
+  index.path_ = index_file;
+  YAML::Node builds = load_builds(index_file);
+  if (builds)
+    for (const auto& kv : builds)
+      if (kv.second.IsMap()) index.builds_[kv.first.Scalar()] = scalar(kv.second, "version");
+  return index;
+}
+
+std::vector<Version> ReleaseIndex::versions() const {
+  std::vector<Version> out;
+  for (const auto& [_, v] : builds_)
+    if (auto parsed = Version::try_parse(v)) out.push_back(*parsed);
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+std::optional<Version> ReleaseIndex::latest() const {
+  auto all = versions();
+  if (all.empty()) return std::nullopt;
+  return all.back();
+}
+
+bool ReleaseIndex::contains(const std::string& version) const {
+  for (const auto& [_, v] : builds_)
+    if (v == version) return true;
+  return false;
+}
+
+void ReleaseIndex::add(const std::string& version) { builds_[new_key()] = version; }
+
+void ReleaseIndex::save() const {
+  // Versions are written quoted ("1", not 1): they are strings, not numbers.
+  YAML::Emitter out;
+  out << YAML::BeginMap << YAML::Key << "builds" << YAML::Value << YAML::BeginMap;
+  for (const auto& [key, v] : builds_)
+    out << YAML::Key << key << YAML::Value << YAML::BeginMap << YAML::Key << "version" << YAML::Value
+        << YAML::DoubleQuoted << v << YAML::EndMap;
+  out << YAML::EndMap << YAML::Key << "format-version" << YAML::Value << YAML::DoubleQuoted << "2" << YAML::EndMap;
+  write_file_atomic(path_, std::string(out.c_str()) + "\n");
+}
+
+}  // namespace bosh::release
