@@ -1,5 +1,7 @@
 #include <doctest/doctest.h>
 
+#include "bosh/plugin/testing/null_host.hpp"
+
 #include <fstream>
 #include <sstream>
 
@@ -11,13 +13,7 @@
 namespace fs = std::filesystem;
 
 namespace {
-struct NullHost : bosh::plugin::HostServices {
-  void log(bosh::plugin::LogLevel, const std::string&) override {}
-  fs::path temp_dir() override { return fs::temp_directory_path(); }
-  bool cancelled() const override { return false; }
-  bosh::plugin::HttpResponse http(const bosh::plugin::HttpRequest&) override { return {}; }
-  std::string host_version() const override { return "test"; }
-} null_host;
+bosh::plugin::testing::NullHostServices null_host;
 
 bosh::plugin::Json local_options(const fs::path& dir) {
   return bosh::parse_json("{\"blobstore_path\": \"" + dir.string() + "\"}", "test");

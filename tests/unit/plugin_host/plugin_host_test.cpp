@@ -6,6 +6,7 @@
 #include <sstream>
 
 #include "bosh/common/fs.hpp"
+#include "bosh/plugin/testing/null_host.hpp"
 #include "bosh/plugin_host/plugin_host.hpp"
 
 using bosh::plugin_host::PluginHost;
@@ -233,13 +234,7 @@ TEST_SUITE("unit") {
     REQUIRE(commands.size() == 2);
     group.reset();  // the commands keep the group and library alive
     std::ostringstream out, err;
-    struct NullHost : bosh::plugin::HostServices {
-      void log(bosh::plugin::LogLevel, const std::string&) override {}
-      std::filesystem::path temp_dir() override { return "/tmp"; }
-      bool cancelled() const override { return false; }
-      bosh::plugin::HttpResponse http(const bosh::plugin::HttpRequest&) override { return {}; }
-      std::string host_version() const override { return "test"; }
-    } null_host;
+    bosh::plugin::testing::NullHostServices null_host;
     bosh::plugin::Invocation inv{{"ops"}, {{"shout", {""}}}, false, false, out, err, null_host};
     CHECK(commands[0].run(inv) == 0);
     CHECK(out.str() == "HELLO, ops (from cli_hello)\n");

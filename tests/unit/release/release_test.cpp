@@ -1,5 +1,7 @@
 #include <doctest/doctest.h>
 
+#include "bosh/plugin/testing/null_host.hpp"
+
 #include <fstream>
 
 #include "bosh/blobstore/blobstore.hpp"
@@ -64,13 +66,7 @@ const BuiltItem& item(const std::vector<BuiltItem>& items, const std::string& na
   throw;
 }
 
-struct NullHost : bosh::plugin::HostServices {
-  void log(bosh::plugin::LogLevel, const std::string&) override {}
-  fs::path temp_dir() override { return fs::temp_directory_path(); }
-  bool cancelled() const override { return false; }
-  bosh::plugin::HttpResponse http(const bosh::plugin::HttpRequest&) override { return {}; }
-  std::string host_version() const override { return "test"; }
-} null_host;
+bosh::plugin::testing::NullHostServices null_host;
 
 }  // namespace
 
@@ -363,7 +359,7 @@ TEST_SUITE("unit") {
     fs::remove(missing);
     // A release.MF that is not one.
     fs::path odd = r.tmp.path() / "odd.tgz";
-    bosh::create_tgz_from({{"release.MF", r.dir / "jobs/web/spec"}}, odd);
+    bosh::create_tgz_from({{"release.MF", r.dir / "jobs/web/spec", std::nullopt, false}}, odd);
     CHECK_THROWS_WITH_AS(verify_release_tarball(odd), (odd.string() + ":release.MF: 'version' is required").c_str(),
                          bosh::InputError);
   }
