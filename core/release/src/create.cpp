@@ -210,8 +210,8 @@ fs::path write_release_tarball(const CreatedRelease& release, const fs::path& ou
   for (const auto& j : release.jobs) inputs.push_back({"jobs/" + j.name + ".tgz", j.archive});
   for (const auto& p : release.packages) inputs.push_back({"packages/" + p.name + ".tgz", p.archive});
   if (release.license) inputs.push_back({"license.tgz", release.license->archive});
-  // The inner archives are compressed already: a light outer pass is enough.
-  create_tgz_from(inputs, out, std::nullopt, 1);
+  // The inner archives are compressed already: the outer gzip only stores them.
+  create_tgz_from(inputs, out, std::nullopt, 0);
   return out;
 }
 

@@ -47,7 +47,8 @@ struct TarInput {
 // directories added as 0755 entries), atomically as create_tgz does. With
 // `digest`, the archive's bytes are hashed as they are written and the hex
 // digest returned (no second read of the file); otherwise returns "".
-// `gzip_level` 1..9 (6 is gzip's default).
+// `gzip_level` 0..9: 6 is gzip's default, 0 stores without compressing (for
+// archives of archives).
 std::string create_tgz_from(const std::vector<TarInput>& inputs, const std::filesystem::path& out_file,
                             std::optional<DigestAlgorithm> digest = std::nullopt, int gzip_level = 6);
 
