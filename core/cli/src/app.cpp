@@ -9,6 +9,7 @@
 
 #include "bosh/blobstore/blobstore.hpp"
 #include "bosh/cli/cli.hpp"
+#include "bosh/common/cancel.hpp"
 #include "bosh/common/error.hpp"
 #include "bosh/common/fs.hpp"
 #include "bosh/common/log.hpp"
@@ -250,6 +251,7 @@ int run_cli(const std::vector<std::string>& argv, std::ostream& out, std::ostrea
     }
 
     std::vector<std::string> tokens(rest.begin() + static_cast<long>(used), rest.end());
+    install_cancel_signal_handlers();
     auto services = plugins.make_services("cli");
     Context context{global, config, ui, plugins, table};
     try {
@@ -262,6 +264,9 @@ int run_cli(const std::vector<std::string>& argv, std::ostream& out, std::ostrea
       err << "Usage: bosh " << command->usage() << "\n";
       return 1;
     }
+  } catch (const Cancelled&) {
+    ui.error("interrupted; nothing was left half-written");
+    return 130;
   } catch (const plugin::Error& e) {
     ui.error(e.what());
   } catch (const bosh::Error& e) {

@@ -16,6 +16,7 @@
 #include <archive.h>
 #include <archive_entry.h>
 
+#include "bosh/common/cancel.hpp"
 #include "bosh/common/error.hpp"
 
 namespace bosh {
@@ -221,6 +222,7 @@ void write_item(struct archive* a, const SourceItem& item) {
     std::unique_ptr<char[]> buffer(new char[kChunk]);
     std::int64_t remaining = st.st_size;
     while (remaining > 0) {
+      throw_if_cancelled();
       ssize_t n = ::read(fd.get(), buffer.get(), kChunk);
       if (n < 0 && errno == EINTR) continue;
       if (n < 0) throw IoError(fmt::format("{}: cannot read: {}", item.path.string(), errno_text(errno)));

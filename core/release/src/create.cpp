@@ -9,6 +9,7 @@
 
 #include "bosh/blobstore/blobstore.hpp"
 #include "bosh/common/archive.hpp"
+#include "bosh/common/cancel.hpp"
 #include "bosh/common/error.hpp"
 #include "bosh/common/fs.hpp"
 #include "bosh/common/subprocess.hpp"
@@ -325,17 +326,32 @@ CreatedRelease create_release(const CreateOptions& options, plugin::Blobstore* f
   unsigned workers = options.jobs ? options.jobs : std::max(1u, std::thread::hardware_concurrency());
   std::atomic<std::size_t> built{0};
   std::mutex progress_mutex;
-  parallel_for(to_build.size(), workers, [&](std::size_t i) {
-    Plan& p = *to_build[i];
-    p.item.sha1 = build_archive(*p.resource, dir, p.item.archive, options.algorithm);
-    std::lock_guard lock(progress_mutex);
-    report("Building", ++built, to_build.size(), std::string(kind_dir(p.resource->kind)) + "/" + p.resource->name);
-  });
+  auto record_dev_build = [&](const Plan& p) {
+    BuildIndex index = BuildIndex::load(index_dir(dev_root, *p.resource) / "index.yml");
+    index.put(p.resource->fingerprint, {p.resource->fingerprint, p.item.sha1, ""});
+    index.save();
+  };
+  try {
+    parallel_for(to_build.size(), workers, [&](std::size_t i) {
+      throw_if_cancelled();
+      Plan& p = *to_build[i];
+      p.item.sha1 = build_archive(*p.resource, dir, p.item.archive, options.algorithm);
+      std::lock_guard lock(progress_mutex);
+      report("Building", ++built, to_build.size(), std::string(kind_dir(p.resource->kind)) + "/" + p.resource->name);
+    });
+  } catch (...) {
+    // What was built completely is kept for the next run; nothing else is written.
+    if (!options.final)
+      for (const Plan* p : to_build)
+        if (!p->item.sha1.empty()) record_dev_build(*p);
+    throw;
+  }
 
   // Final: copy dev builds over, upload, and record in .final_builds.
   std::size_t uploads = 0, uploaded = 0;
   for (const auto& p : plans) uploads += p.upload ? 1 : 0;
   for (auto& p : plans) {
+    throw_if_cancelled();
     const Resource& r = *p.resource;
     if (p.copy_from) {
       fs::create_directories(p.item.archive.parent_path());
@@ -352,9 +368,7 @@ CreatedRelease create_release(const CreateOptions& options, plugin::Blobstore* f
       index.put(r.fingerprint, {r.fingerprint, p.item.sha1, stored.id});
       index.save();
     } else if (p.build) {
-      BuildIndex index = BuildIndex::load(index_dir(dev_root, r) / "index.yml");
-      index.put(r.fingerprint, {r.fingerprint, p.item.sha1, ""});
-      index.save();
+      record_dev_build(p);
     }
   }
 
@@ -369,6 +383,7 @@ CreatedRelease create_release(const CreateOptions& options, plugin::Blobstore* f
             [](const BuiltItem& a, const BuiltItem& b) { return a.name < b.name; });
 
   // Version, manifest, index: in that order, each atomic.
+  throw_if_cancelled();
   release.version = choose_version(options, dir, release.name);
   const fs::path releases_dir = dir / (options.final ? "releases" : "dev_releases") / release.name;
   release.manifest = releases_dir / (release.name + "-" + release.version + ".yml");
@@ -379,6 +394,7 @@ CreatedRelease create_release(const CreateOptions& options, plugin::Blobstore* f
     release.tarball = write_release_tarball(release, tarball);
     report("Writing release tarball", 1, 1, tarball.string());
   }
+  throw_if_cancelled();
   write_file_atomic(release.manifest, release_manifest_yaml(release));
   ReleaseIndex index = ReleaseIndex::load(releases_dir / "index.yml");
   index.add(release.version);
@@ -412,7 +428,7 @@ fs::path create_tarball_from_manifest(const fs::path& release_dir, const fs::pat
     Resource r;
     r.kind = kind;
     r.name = item.name;
-    for (const fs::path root_dir : {release_dir / ".final_builds", release_dir / ".dev_builds"}) {
+    for (const fs::path& root_dir : {release_dir / ".final_builds", release_dir / ".dev_builds"}) {
       fs::path candidate = index_dir(root_dir, r) / (item.fingerprint + ".tgz");
       if (archive_matches(candidate, item.sha1)) {
         item.archive = candidate;

@@ -6,6 +6,7 @@
 
 #include "bosh/blobstore/blobstore.hpp"
 #include "bosh/common/archive.hpp"
+#include "bosh/common/cancel.hpp"
 #include "bosh/common/error.hpp"
 #include "bosh/common/fs.hpp"
 #include "bosh/common/json.hpp"
@@ -362,5 +363,30 @@ TEST_SUITE("unit") {
     bosh::create_tgz_from({{"release.MF", r.dir / "jobs/web/spec", std::nullopt, false}}, odd);
     CHECK_THROWS_WITH_AS(verify_release_tarball(odd), (odd.string() + ":release.MF: 'version' is required").c_str(),
                          bosh::InputError);
+  }
+
+  TEST_CASE("an interrupted create release leaves no temp file / manifest or half index") {
+    SampleRelease r;
+    CreateOptions o;
+    o.dir = r.dir;
+    o.force = true;
+    o.jobs = 1;
+    o.with_tarball = true;
+    int builds = 0;
+    auto interrupt_after_first_build = [&](const std::string& stage, std::size_t, std::size_t, const std::string&) {
+      if (stage == "Building" && ++builds == 1) bosh::request_cancel();
+    };
+    CHECK_THROWS_AS(create_release(o, nullptr, interrupt_after_first_build), bosh::Cancelled);
+    bosh::reset_cancel();
+    CHECK(builds == 1);
+    CHECK_FALSE(fs::exists(r.dir / "dev_releases"));
+    for (const auto& e : fs::recursive_directory_iterator(r.dir))
+      CHECK_MESSAGE(e.path().filename().string().find(".tmp") == std::string::npos, e.path());
+    // The one finished build was recorded and is reused by the next run.
+    auto created = create_release(o, nullptr);
+    int reused = 0;
+    for (const auto& p : created.packages) reused += p.origin == "dev";
+    CHECK(reused == 1);
+    CHECK(created.version == "0+dev.1");
   }
 }
