@@ -11,6 +11,7 @@
 
 #include "bosh/common/error.hpp"
 #include "test_tmp_dir.hpp"
+#include "../../support/craft_tgz.hpp"
 
 namespace fs = std::filesystem;
 using bosh::ArchiveEntryType;
@@ -20,47 +21,8 @@ using bosh::testing::write_file;
 
 namespace {
 
-struct Crafted {
-  std::string name;
-  ArchiveEntryType type = ArchiveEntryType::file;
-  std::string content;  // file data, or link target for links
-  unsigned mode = 0644;
-  unsigned filetype = 0;  // overrides type (e.g. AE_IFIFO)
-};
-
-// Writes an arbitrary (possibly hostile) .tgz with libarchive's write API.
-void craft_tgz(const fs::path& path, const std::vector<Crafted>& entries) {
-  struct archive* a = archive_write_new();
-  archive_write_add_filter_gzip(a);
-  archive_write_set_format_pax_restricted(a);
-  REQUIRE(archive_write_open_filename(a, path.c_str()) == ARCHIVE_OK);
-  for (const auto& e : entries) {
-    archive_entry* entry = archive_entry_new();
-    archive_entry_copy_pathname(entry, e.name.c_str());
-    archive_entry_set_perm(entry, e.mode);
-    if (e.filetype != 0) {
-      archive_entry_set_filetype(entry, e.filetype);
-    } else if (e.type == ArchiveEntryType::file) {
-      archive_entry_set_filetype(entry, AE_IFREG);
-      archive_entry_set_size(entry, static_cast<la_int64_t>(e.content.size()));
-    } else if (e.type == ArchiveEntryType::directory) {
-      archive_entry_set_filetype(entry, AE_IFDIR);
-    } else if (e.type == ArchiveEntryType::symlink) {
-      archive_entry_set_filetype(entry, AE_IFLNK);
-      archive_entry_copy_symlink(entry, e.content.c_str());
-    } else if (e.type == ArchiveEntryType::hardlink) {
-      archive_entry_set_filetype(entry, AE_IFREG);
-      archive_entry_copy_hardlink(entry, e.content.c_str());
-    }
-    REQUIRE(archive_write_header(a, entry) == ARCHIVE_OK);
-    if (e.type == ArchiveEntryType::file && e.filetype == 0 && !e.content.empty()) {
-      archive_write_data(a, e.content.data(), e.content.size());
-    }
-    archive_entry_free(entry);
-  }
-  archive_write_close(a);
-  archive_write_free(a);
-}
+using bosh::testing::Crafted;
+using bosh::testing::craft_tgz;
 
 std::string refusal(const fs::path& archive, const fs::path& dest) {
   try {

@@ -5,6 +5,7 @@
 #include <fstream>
 
 #include "bosh/blobstore/blobstore.hpp"
+#include "../../support/craft_tgz.hpp"
 #include "bosh/common/archive.hpp"
 #include "bosh/common/cancel.hpp"
 #include "bosh/common/error.hpp"
@@ -388,5 +389,33 @@ TEST_SUITE("unit") {
     for (const auto& p : created.packages) reused += p.origin == "dev";
     CHECK(reused == 1);
     CHECK(created.version == "0+dev.1");
+  }
+
+  TEST_CASE("verify release refuses unsafe entries by name") {
+    using bosh::testing::Crafted;
+    bosh::TempDir t("bosh-unsafe");
+    const std::string mf = "name: x\nversion: '1'\n";
+    struct Case {
+      std::vector<Crafted> entries;
+      std::string refusal;
+    };
+    std::vector<Case> cases = {
+        {{{"./release.MF", bosh::ArchiveEntryType::file, mf}, {"../evil", bosh::ArchiveEntryType::file, "x"}},
+         "entry '../evil' escapes the target directory"},
+        {{{"./release.MF", bosh::ArchiveEntryType::file, mf}, {"/etc/evil", bosh::ArchiveEntryType::file, "x"}},
+         "entry '/etc/evil' has an absolute path"},
+        {{{"./release.MF", bosh::ArchiveEntryType::file, mf},
+          {"./jobs", bosh::ArchiveEntryType::symlink, "../../outside"}},
+         "link './jobs' -> '../../outside' points outside the target directory"},
+        {{{"./release.MF", bosh::ArchiveEntryType::file, mf}, {"./release.MF", bosh::ArchiveEntryType::file, mf}},
+         "duplicate entry './release.MF'"},
+    };
+    int n = 0;
+    for (const auto& c : cases) {
+      fs::path tgz = t.path() / ("case" + std::to_string(n++) + ".tgz");
+      bosh::testing::craft_tgz(tgz, c.entries);
+      CAPTURE(c.refusal);
+      CHECK_THROWS_WITH_AS(verify_release_tarball(tgz), (tgz.string() + ": " + c.refusal).c_str(), bosh::InputError);
+    }
   }
 }
