@@ -167,7 +167,13 @@ int decode_status(int status) {
 
 }  // namespace
 
-ProcessResult run_process(const std::vector<std::string>& argv, const ProcessOptions& options) {
+namespace {
+
+// fork + exec with the child's stdin/stdout/stderr on the given fds, in its
+// own process group. Throws when the program cannot be started (reported by
+// the child through a CLOEXEC pipe).
+pid_t spawn(const std::vector<std::string>& argv, const ProcessOptions& options, int in_fd, int out_fd,
+            int err_fd) {
   if (argv.empty()) throw Error("run_process: empty command line");
   const std::string& program = argv.front();
 
@@ -183,9 +189,6 @@ ProcessResult run_process(const std::vector<std::string>& argv, const ProcessOpt
   std::vector<std::string> candidates = executable_candidates(program, env_strings);
   std::string cwd = options.cwd.string();
 
-  Pipe in = make_pipe();
-  Pipe out = make_pipe();
-  Pipe err = make_pipe();
   Pipe status = make_pipe();
 
   pid_t pid = ::fork();
@@ -201,7 +204,7 @@ ProcessResult run_process(const std::vector<std::string>& argv, const ProcessOpt
     sigset_t none;
     sigemptyset(&none);
     ::sigprocmask(SIG_SETMASK, &none, nullptr);
-    if (::dup2(in.read.get(), 0) < 0 || ::dup2(out.write.get(), 1) < 0 || ::dup2(err.write.get(), 2) < 0) {
+    if (::dup2(in_fd, 0) < 0 || ::dup2(out_fd, 1) < 0 || ::dup2(err_fd, 2) < 0) {
       child_fail(status.write.get(), 2, errno);
     }
     if (!cwd.empty() && ::chdir(cwd.c_str()) != 0) child_fail(status.write.get(), 1, errno);
@@ -221,9 +224,6 @@ ProcessResult run_process(const std::vector<std::string>& argv, const ProcessOpt
 
   // Parent.
   ::setpgid(pid, pid);  // also done in the child; whichever runs first wins
-  in.read.reset();
-  out.write.reset();
-  err.write.reset();
   status.write.reset();
 
   ChildFailure failure{};
@@ -244,7 +244,19 @@ ProcessResult run_process(const std::vector<std::string>& argv, const ProcessOpt
     }
     throw Error(fmt::format("cannot run '{}': {}", program, std::strerror(failure.error)));
   }
-  status.read.reset();
+  return pid;
+}
+
+}  // namespace
+
+ProcessResult run_process(const std::vector<std::string>& argv, const ProcessOptions& options) {
+  Pipe in = make_pipe();
+  Pipe out = make_pipe();
+  Pipe err = make_pipe();
+  pid_t pid = spawn(argv, options, in.read.get(), out.write.get(), err.write.get());
+  in.read.reset();
+  out.write.reset();
+  err.write.reset();
 
   ProcessResult result;
   set_nonblocking(in.write.get());
@@ -324,7 +336,7 @@ ProcessResult run_process(const std::vector<std::string>& argv, const ProcessOpt
       wait_ms = std::min(wait_ms, 10);
     }
     int ready = ::poll(fds, static_cast<nfds_t>(nfds), wait_ms);
-    if (ready < 0 && errno != EINTR) throw Error(fmt::format("running '{}': poll: {}", program, std::strerror(errno)));
+    if (ready < 0 && errno != EINTR) throw Error(fmt::format("running '{}': poll: {}", argv.front(), std::strerror(errno)));
     if (ready > 0) {
       auto drain = [&](int index, Fd& fd, std::string& sink) {
         if (index < 0 || !(fds[index].revents & (POLLIN | POLLHUP | POLLERR))) return;
@@ -360,6 +372,45 @@ ProcessResult run_process(const std::vector<std::string>& argv, const ProcessOpt
   }
   result.exit_code = decode_status(wstatus);
   return result;
+}
+
+BackgroundProcess::BackgroundProcess(const std::vector<std::string>& argv, const std::filesystem::path& log_file,
+                                     const ProcessOptions& options)
+    : name_(argv.empty() ? "" : argv.front()) {
+  Fd null_in(::open("/dev/null", O_RDONLY | O_CLOEXEC));
+  Fd log(::open(log_file.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644));
+  if (!log.valid()) throw IoError(fmt::format("{}: cannot write: {}", log_file.string(), std::strerror(errno)));
+  pid_ = spawn(argv, options, null_in.get(), log.get(), log.get());
+}
+
+BackgroundProcess::~BackgroundProcess() { stop(); }
+
+bool BackgroundProcess::running() {
+  if (pid_ <= 0) return false;
+  int wstatus = 0;
+  pid_t r = ::waitpid(pid_, &wstatus, WNOHANG);
+  if (r == pid_) {
+    exit_code_ = decode_status(wstatus);
+    pid_ = -1;
+    return false;
+  }
+  return r == 0;
+}
+
+int BackgroundProcess::stop(std::chrono::milliseconds grace) {
+  if (pid_ <= 0) return exit_code_;
+  ::kill(-pid_, SIGTERM);
+  const auto give_up = Clock::now() + grace;
+  while (running() && Clock::now() < give_up) ::usleep(10000);
+  if (pid_ > 0) {
+    ::kill(-pid_, SIGKILL);
+    int wstatus = 0;
+    while (::waitpid(pid_, &wstatus, 0) < 0 && errno == EINTR) {
+    }
+    exit_code_ = decode_status(wstatus);
+    pid_ = -1;
+  }
+  return exit_code_;
 }
 
 std::string shell_quote(std::string_view word) {

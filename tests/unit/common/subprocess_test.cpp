@@ -1,6 +1,9 @@
 #include "bosh/common/subprocess.hpp"
 
+#include <unistd.h>
+
 #include <chrono>
+#include <csignal>
 #include <fstream>
 #include <string>
 
@@ -180,5 +183,32 @@ TEST_SUITE("unit") {
     CHECK(bosh::shell_quote("it's") == "'it'\\''s'");
     CHECK(bosh::shell_quote("$HOME") == "'$HOME'");
     CHECK(bosh::shell_join({"echo", "a b", "c"}) == "echo 'a b' c");
+  }
+}
+
+TEST_SUITE("unit") {
+  TEST_CASE("a background process runs until stopped and logs to its file") {
+    bosh::testing::TmpDir dir("bg");
+    bosh::BackgroundProcess p({"sh", "-c", "echo started; exec sleep 30"}, dir / "log");
+    CHECK(p.pid() > 0);
+    for (int i = 0; i < 200 && bosh::testing::read_file(dir / "log").empty(); ++i) ::usleep(10000);
+    CHECK(bosh::testing::read_file(dir / "log") == "started\n");
+    CHECK(p.running());
+    CHECK(p.stop() == -SIGTERM);
+    CHECK_FALSE(p.running());
+    CHECK(p.stop() == -SIGTERM);  // idempotent
+  }
+
+  TEST_CASE("a background process that ignores SIGTERM is killed after the grace") {
+    bosh::testing::TmpDir dir("bg");
+    bosh::BackgroundProcess p({"sh", "-c", "trap '' TERM; echo ready; while true; do sleep 1; done"}, dir / "log");
+    for (int i = 0; i < 200 && bosh::testing::read_file(dir / "log").empty(); ++i) ::usleep(10000);
+    CHECK(p.stop(std::chrono::milliseconds(200)) == -SIGKILL);
+  }
+
+  TEST_CASE("a background program that does not exist is an error") {
+    bosh::testing::TmpDir dir("bg");
+    CHECK_THROWS_WITH_AS(bosh::BackgroundProcess({"no-such-program-xyz"}, dir / "log"),
+                         "cannot run 'no-such-program-xyz': No such file or directory", bosh::Error);
   }
 }

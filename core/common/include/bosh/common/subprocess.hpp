@@ -33,6 +33,28 @@ struct ProcessResult {
 // program cannot be started (not found, not executable, bad cwd).
 ProcessResult run_process(const std::vector<std::string>& argv, const ProcessOptions& options = {});
 
+// A long-running child (a server a test or a VM needs): its own process
+// group, stdin from /dev/null, stdout and stderr appended to `log_file`.
+// Stopped (SIGTERM to the group, SIGKILL after the grace) on destruction.
+class BackgroundProcess {
+ public:
+  BackgroundProcess(const std::vector<std::string>& argv, const std::filesystem::path& log_file,
+                    const ProcessOptions& options = {});
+  ~BackgroundProcess();
+  BackgroundProcess(const BackgroundProcess&) = delete;
+  BackgroundProcess& operator=(const BackgroundProcess&) = delete;
+
+  int pid() const { return pid_; }
+  bool running();
+  // Stops the process group; returns the exit code (-signal when killed).
+  int stop(std::chrono::milliseconds grace = std::chrono::seconds(5));
+
+ private:
+  std::string name_;
+  int pid_ = -1;
+  int exit_code_ = 0;
+};
+
 // POSIX-shell quoting, for display only: "abc" stays, "a b" -> 'a b',
 // "it's" -> 'it'\''s', "" -> ''.
 std::string shell_quote(std::string_view word);
