@@ -37,6 +37,20 @@ Request decode_request(const std::string& text) {
   return r;
 }
 
+std::optional<std::string> peek_reply_to(const std::string& text) {
+  try {
+    plugin::Json parsed = parse_json(text, "message");
+    if (parsed.type() != typeid(Poco::JSON::Object::Ptr)) return std::nullopt;
+    auto obj = parsed.extract<Poco::JSON::Object::Ptr>();
+    if (!obj->has("reply_to") || !obj->get("reply_to").isString()) return std::nullopt;
+    std::string reply_to = obj->getValue<std::string>("reply_to");
+    if (reply_to.empty()) return std::nullopt;
+    return reply_to;
+  } catch (const std::exception&) {
+    return std::nullopt;
+  }
+}
+
 std::string encode_value(const plugin::Json& value) {
   Poco::JSON::Object::Ptr obj = new Poco::JSON::Object;
   obj->set("value", value);

@@ -23,6 +23,10 @@ std::string encode_request(const Request& request);
 // InputError naming what is wrong: not JSON, not an object, no method, arguments not a list.
 Request decode_request(const std::string& text);
 
+// The reply_to of a message that may be malformed otherwise (so the sender
+// can still be told what is wrong); nothing when there is none to find.
+std::optional<std::string> peek_reply_to(const std::string& text);
+
 std::string encode_value(const plugin::Json& value);
 std::string encode_exception(const std::string& message);
 

@@ -1,0 +1,41 @@
+// bosh-agent: the process on every VM. It answers the director's messages on
+// agent.<agent_id> (ping, get_state, get_task, cancel_task, update_settings,
+// ...), sends heartbeats on hm.agent.heartbeat.<agent_id>, and keeps its
+// state under its base dir (default /var/vcap; the local CPI runs many agents
+// on one host, each with its own tree).
+#pragma once
+
+#include <chrono>
+#include <filesystem>
+#include <memory>
+#include <string>
+
+namespace bosh::agent {
+
+struct AgentOptions {
+  std::filesystem::path base_dir = "/var/vcap";
+  std::filesystem::path settings_file;  // default: <base_dir>/bosh/settings.json
+  std::chrono::milliseconds heartbeat_interval{std::chrono::seconds(30)};
+};
+
+class Agent {
+ public:
+  explicit Agent(AgentOptions options);  // loads settings; InputError naming the file and field
+  ~Agent();
+
+  // Connects to the message bus and serves until stop() (from any thread or a signal).
+  void run();
+  void stop();
+
+  // One message in, its reply out (the envelope's JSON text); never throws.
+  // Also used by the HTTPS mbus.
+  std::string handle(const std::string& message);
+
+  const std::string& agent_id() const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace bosh::agent

@@ -1,0 +1,215 @@
+#include "bosh/agent/agent.hpp"
+
+#include <atomic>
+#include <condition_variable>
+#include <functional>
+#include <map>
+#include <mutex>
+
+#include "bosh/agent/settings.hpp"
+#include "bosh/common/error.hpp"
+#include "bosh/common/fs.hpp"
+#include "bosh/common/json.hpp"
+#include "bosh/common/log.hpp"
+#include "bosh/mbus/envelope.hpp"
+#include "bosh/mbus/nats.hpp"
+#include "tasks.hpp"
+#include "vitals.hpp"
+
+namespace bosh::agent {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+constexpr std::string_view kLog = "agent";
+
+using Handler = std::function<plugin::Json(const Poco::JSON::Array::Ptr& args)>;
+
+std::string arg_string(const Poco::JSON::Array::Ptr& args, std::size_t i, const std::string& method) {
+  if (!args || args->size() <= i) fail<InputError>("{}: missing argument {}", method, i + 1);
+  auto v = args->get(static_cast<unsigned>(i));
+  if (!v.isString()) fail<InputError>("{}: argument {} must be a string", method, i + 1);
+  return v.toString();
+}
+
+}  // namespace
+
+struct Agent::Impl {
+  AgentOptions options;
+  Settings settings;
+  VitalsSampler vitals;
+  TaskManager tasks;
+  std::map<std::string, Handler> sync_handlers;
+  std::map<std::string, Handler> async_handlers;
+  std::mutex mutex;
+  std::condition_variable stop_cv;
+  bool stopping = false;
+  std::unique_ptr<mbus::NatsConnection> nats;
+
+  explicit Impl(AgentOptions o) : options(std::move(o)), vitals(options.base_dir) {
+    if (options.settings_file.empty()) options.settings_file = options.base_dir / "bosh/settings.json";
+    settings = load_settings_file(options.settings_file);
+    for (const char* dir : {"bosh", "data", "data/packages", "data/jobs", "data/sys/log", "data/sys/run", "jobs",
+                            "packages", "store", "monit/job", "sys"})
+      fs::create_directories(options.base_dir / dir);
+    register_handlers();
+  }
+
+  fs::path spec_path() const { return options.base_dir / "bosh/spec.json"; }
+
+  plugin::Json current_spec() {
+    std::error_code ec;
+    if (!fs::exists(spec_path(), ec)) return plugin::json_object();
+    return load_json_file(spec_path());
+  }
+
+  std::string job_state() { return "running"; }  // no jobs installed yet: nothing to fail
+
+  plugin::Json get_state(bool full) {
+    auto spec = as_object(current_spec(), spec_path().string());
+    Poco::JSON::Object::Ptr state = new Poco::JSON::Object(*spec);
+    state->set("agent_id", settings.agent_id);
+    Poco::JSON::Object::Ptr vm = new Poco::JSON::Object;
+    vm->set("name", settings.vm_name);
+    state->set("vm", vm);
+    state->set("job_state", job_state());
+    state->set("processes", plugin::json_array());
+    if (!state->has("networks")) state->set("networks", settings.networks);
+    if (full) state->set("vitals", vitals.sample());
+    return state;
+  }
+
+  plugin::Json heartbeat() {
+    auto spec = as_object(current_spec(), spec_path().string());
+    Poco::JSON::Object::Ptr hb = new Poco::JSON::Object;
+    auto job = spec->has("job") && !spec->get("job").isEmpty() ? spec->getObject("job") : nullptr;
+    hb->set("deployment", spec->has("deployment") ? spec->get("deployment") : plugin::Json());
+    hb->set("job", job && job->has("name") ? job->get("name") : plugin::Json());
+    hb->set("index", spec->has("index") ? spec->get("index") : plugin::Json());
+    hb->set("job_state", job_state());
+    hb->set("node_id", spec->has("id") ? spec->get("id") : plugin::Json());
+    hb->set("number_of_processes", 0);
+    hb->set("vitals", vitals.sample());
+    return hb;
+  }
+
+  void register_handlers() {
+    sync_handlers["ping"] = [](const auto&) { return plugin::Json(std::string("pong")); };
+    sync_handlers["info"] = [](const auto&) {
+      Poco::JSON::Object::Ptr o = new Poco::JSON::Object;
+      o->set("api_version", 1);
+      return plugin::Json(o);
+    };
+    sync_handlers["get_state"] = [this](const Poco::JSON::Array::Ptr& args) {
+      bool full = args && args->size() > 0 && args->get(0).toString() == "full";
+      return get_state(full);
+    };
+    sync_handlers["get_task"] = [this](const Poco::JSON::Array::Ptr& args) {
+      return tasks.get(arg_string(args, 0, "get_task"));
+    };
+    sync_handlers["cancel_task"] = [this](const Poco::JSON::Array::Ptr& args) {
+      return plugin::Json(tasks.cancel(arg_string(args, 0, "cancel_task")));
+    };
+    async_handlers["update_settings"] = [this](const Poco::JSON::Array::Ptr& args) {
+      if (!args || args->size() < 1) fail<InputError>("update_settings: missing argument 1");
+      auto update = as_object(args->get(0), "update_settings: argument 1");
+      write_file_atomic(options.base_dir / "bosh/update_settings.json", to_json(plugin::Json(update), true),
+                        fs::perms::owner_read | fs::perms::owner_write);
+      Settings fresh = load_settings_file(options.settings_file);  // re-read, as BOSH's agent does
+      std::lock_guard lock(mutex);
+      settings = std::move(fresh);
+      return plugin::Json(std::string("ok"));
+    };
+  }
+
+  std::string handle(const std::string& text) {
+    mbus::Request request;
+    try {
+      request = mbus::decode_request(text);
+    } catch (const std::exception& e) {
+      return mbus::encode_exception(e.what());
+    }
+    try {
+      Poco::JSON::Array::Ptr args = request.arguments.extract<Poco::JSON::Array::Ptr>();
+      if (auto it = sync_handlers.find(request.method); it != sync_handlers.end())
+        return mbus::encode_value(it->second(args));
+      if (auto it = async_handlers.find(request.method); it != async_handlers.end()) {
+        Handler handler = it->second;
+        std::string id = tasks.start(request.method, [handler, args](const std::atomic<bool>&) { return handler(args); });
+        return mbus::encode_value(mbus::task_running(id));
+      }
+      return mbus::encode_exception("unknown message " + request.method);
+    } catch (const std::exception& e) {
+      return mbus::encode_exception(e.what());
+    }
+  }
+
+  mbus::NatsOptions nats_options() {
+    mbus::NatsOptions o;
+    o.url = settings.mbus;
+    o.name = "bosh-agent " + settings.agent_id;
+    o.retry_initial_connect = true;  // the bus may come up after us; keep trying
+    if (settings.mbus_cert) {
+      const fs::path dir = options.base_dir / "bosh/mbus";
+      const auto secret = fs::perms::owner_read | fs::perms::owner_write;
+      if (!settings.mbus_cert->ca.empty()) {
+        write_file_atomic(dir / "ca.pem", settings.mbus_cert->ca, secret);
+        o.ca_file = dir / "ca.pem";
+      }
+      if (!settings.mbus_cert->certificate.empty()) {
+        write_file_atomic(dir / "certificate.pem", settings.mbus_cert->certificate, secret);
+        write_file_atomic(dir / "private_key.pem", settings.mbus_cert->private_key, secret);
+        o.cert_file = dir / "certificate.pem";
+        o.key_file = dir / "private_key.pem";
+      }
+    }
+    return o;
+  }
+
+  void run() {
+    if (settings.mbus.rfind("nats://", 0) != 0 && settings.mbus.rfind("tls://", 0) != 0)
+      fail<InputError>("{}: mbus '{}' is not a nats:// URL (the HTTPS mbus is not served yet)",
+                       options.settings_file.string(), log::redact_url(settings.mbus));
+    nats = std::make_unique<mbus::NatsConnection>(nats_options());
+    const std::string id = settings.agent_id;
+    auto sub = nats->subscribe("agent." + id, [this](const mbus::Message& m) {
+      auto reply_to = mbus::peek_reply_to(m.data);
+      if (!reply_to) {  // BOSH drops messages without a reply_to
+        log::warn(kLog, "dropping a message without reply_to on {}", m.subject);
+        return;
+      }
+      nats->publish(*reply_to, handle(m.data));
+    });
+    log::info(kLog, "agent {} serving on agent.{}", id, id);
+    std::unique_lock lock(mutex);
+    while (!stopping) {
+      lock.unlock();
+      try {
+        nats->publish("hm.agent.heartbeat." + id, to_json(heartbeat()));
+      } catch (const std::exception& e) {
+        log::warn(kLog, "heartbeat not sent: {}", e.what());
+      }
+      lock.lock();
+      stop_cv.wait_for(lock, options.heartbeat_interval, [this] { return stopping; });
+    }
+    lock.unlock();
+    sub.reset();
+    nats.reset();
+  }
+
+  void stop() {
+    std::lock_guard lock(mutex);
+    stopping = true;
+    stop_cv.notify_all();
+  }
+};
+
+Agent::Agent(AgentOptions options) : impl_(std::make_unique<Impl>(std::move(options))) {}
+Agent::~Agent() = default;
+void Agent::run() { impl_->run(); }
+void Agent::stop() { impl_->stop(); }
+std::string Agent::handle(const std::string& message) { return impl_->handle(message); }
+const std::string& Agent::agent_id() const { return impl_->settings.agent_id; }
+
+}  // namespace bosh::agent

@@ -1,0 +1,167 @@
+// The real bosh-agent binary driven through a real nats-server, as the
+// director drives it.
+#include <doctest/doctest.h>
+
+#include <condition_variable>
+#include <mutex>
+
+#include "../../peers/nats_server.hpp"
+#include "bosh/common/json.hpp"
+#include "bosh/mbus/agent_client.hpp"
+#include "bosh/mbus/envelope.hpp"
+
+namespace fs = std::filesystem;
+using namespace std::chrono_literals;
+using bosh::mbus::AgentClient;
+using bosh::testing::NatsServer;
+
+namespace {
+
+const fs::path kAgent = fs::path(BOSH_TEST_BINARY_DIR) / "bin/bosh-agent";
+
+struct RunningAgent {
+  bosh::TempDir base{"bosh-agent-vm"};
+  std::unique_ptr<bosh::BackgroundProcess> process;
+  std::string id;
+
+  RunningAgent(const std::string& agent_id, const std::string& mbus, const std::string& extra_env = "") : id(agent_id) {
+    bosh::write_file_atomic(base.path() / "bosh/settings.json",
+                            "{\"agent_id\": \"" + agent_id + "\", \"vm\": {\"name\": \"vm-" + agent_id +
+                                "\"}, \"mbus\": \"" + mbus +
+                                "\", \"blobstore\": {\"provider\": \"local\", \"options\": {\"blobstore_path\": \"" +
+                                (base.path() / "blobs").string() + "\"}}, \"networks\": {\"default\": {\"type\": "
+                                "\"manual\", \"ip\": \"127.0.10.5\"}}, \"env\": {" + extra_env + "}}");
+    process = std::make_unique<bosh::BackgroundProcess>(
+        std::vector<std::string>{kAgent.string(), "--base-dir", base.path().string(), "--heartbeat-interval", "0.3",
+                                 "--log-level", "debug"},
+        base.path() / "agent.log");
+  }
+  std::string log() { return bosh::read_file(base.path() / "agent.log"); }
+};
+
+// Waits until the agent answers ping.
+void wait_for(AgentClient& client) {
+  for (int i = 0; i < 50; ++i) {
+    try {
+      if (client.ping(200ms) == "pong") return;
+    } catch (const bosh::mbus::MbusTimeout&) {
+    }
+  }
+  FAIL("agent " << client.agent_id() << " never answered ping");
+}
+
+}  // namespace
+
+TEST_SUITE("integration") {
+  TEST_CASE("agent: ping / get_state / heartbeats and errors over NATS") {
+    NatsServer server;
+    RunningAgent agent("agent-1", server.url());
+    bosh::mbus::NatsConnection director({server.url()});
+    AgentClient client(director, "agent-1", "dir-1");
+
+    std::mutex m;
+    std::condition_variable cv;
+    std::vector<std::string> beats;
+    auto sub = director.subscribe("hm.agent.heartbeat.agent-1", [&](const bosh::mbus::Message& msg) {
+      std::lock_guard lock(m);
+      beats.push_back(msg.data);
+      cv.notify_all();
+    });
+    director.flush();
+    wait_for(client);
+
+    auto state = bosh::as_object(client.get_state(true), "state");
+    CHECK(state->getValue<std::string>("agent_id") == "agent-1");
+    CHECK(state->getObject("vm")->getValue<std::string>("name") == "vm-agent-1");
+    CHECK(state->getValue<std::string>("job_state") == "running");
+    auto vitals = state->getObject("vitals");
+    REQUIRE(vitals);
+    CHECK(vitals->getArray("load")->size() == 3);
+    CHECK(std::stod(vitals->getObject("mem")->getValue<std::string>("percent")) > 0);
+    CHECK(vitals->getObject("disk")->has("system"));
+    CHECK_FALSE(bosh::as_object(client.get_state(), "state")->has("vitals"));
+
+    {
+      std::unique_lock lock(m);
+      REQUIRE(cv.wait_for(lock, 3s, [&] { return beats.size() >= 2; }));
+      auto hb = bosh::as_object(bosh::parse_json(beats.back(), "heartbeat"), "heartbeat");
+      CHECK(hb->getValue<std::string>("job_state") == "running");
+      CHECK(hb->getObject("vitals")->has("cpu"));
+    }
+
+    CHECK_THROWS_WITH_AS(client.send("frobnicate", bosh::plugin::json_array()),
+                         "agent agent-1: frobnicate: unknown message frobnicate", bosh::mbus::AgentError);
+    CHECK_THROWS_WITH_AS(client.send("get_task", bosh::plugin::json_array()),
+                         "agent agent-1: get_task: get_task: missing argument 1", bosh::mbus::AgentError);
+    CHECK_THROWS_WITH_AS(client.send("get_task", bosh::parse_json("[\"nope\"]", "a")),
+                         "agent agent-1: get_task: unknown task 'nope'", bosh::mbus::AgentError);
+
+    // A malformed message with a reply_to gets an exception naming the problem.
+    std::mutex rm;
+    std::condition_variable rcv;
+    std::string reply;
+    auto rsub = director.subscribe("director.dir-1.raw", [&](const bosh::mbus::Message& msg) {
+      std::lock_guard lock(rm);
+      reply = msg.data;
+      rcv.notify_all();
+    });
+    director.flush();
+    director.publish("agent.agent-1", "{\"method\": \"ping\", \"arguments\": {\"not\": \"a list\"}, \"reply_to\": \"director.dir-1.raw\"}");
+    {
+      std::unique_lock lock(rm);
+      REQUIRE(rcv.wait_for(lock, 3s, [&] { return !reply.empty(); }));
+      CHECK(reply == "{\"exception\":{\"message\":\"message: 'arguments': expected an array, got object\"}}");
+    }
+    // Garbage is dropped; the agent keeps serving.
+    director.publish("agent.agent-1", "not json at all");
+    CHECK(client.ping() == "pong");
+
+    // update_settings is a long-running task: poll it to its value.
+    CHECK(client.run("update_settings", bosh::parse_json("[{\"trusted_certs\": \"\"}]", "a"), 5s, 20ms).toString() == "ok");
+    CHECK(fs::exists(agent.base.path() / "bosh/update_settings.json"));
+
+    CHECK(agent.process->stop() == 0);  // SIGTERM: a clean exit
+    CHECK(agent.log().find("s3cret-pass") == std::string::npos);
+  }
+
+  TEST_CASE("agent: over mutual TLS with the certificate from its settings") {
+    NatsServer server(NatsServer::Tls::mutual);
+    auto pem = [&](const fs::path& p) {
+      std::string text = bosh::read_file(p), out;
+      for (char c : text) out += c == '\n' ? std::string("\\n") : std::string(1, c);
+      return out;
+    };
+    std::string env = "\"bosh\": {\"mbus\": {\"cert\": {\"ca\": \"" + pem(server.ca()) + "\", \"certificate\": \"" +
+                      pem(server.client_cert()) + "\", \"private_key\": \"" + pem(server.client_key()) + "\"}}}";
+    RunningAgent agent("agent-tls", server.url(), env);
+    bosh::mbus::NatsOptions o{server.url()};
+    o.ca_file = server.ca();
+    o.cert_file = server.client_cert();
+    o.key_file = server.client_key();
+    bosh::mbus::NatsConnection director(o);
+    AgentClient client(director, "agent-tls");
+    wait_for(client);
+    auto perms = fs::status(agent.base.path() / "bosh/mbus/private_key.pem").permissions();
+    CHECK((perms & fs::perms::all) == (fs::perms::owner_read | fs::perms::owner_write));
+  }
+
+  TEST_CASE("agent: a bad settings file is refused naming the file and field") {
+    bosh::TempDir base("bosh-agent-bad");
+    bosh::write_file_atomic(base.path() / "bosh/settings.json", "{\"vm\": {}, \"mbus\": \"nats://x\"}");
+    auto r = bosh::run_process({kAgent.string(), "--base-dir", base.path().string()});
+    CHECK(r.exit_code == 1);
+    CHECK(r.err == "bosh-agent: " + (base.path() / "bosh/settings.json").string() +
+                       ": missing required key 'agent_id'\n");
+  }
+
+  TEST_CASE("agent: keeps retrying when the bus is not up yet") {
+    int port = bosh::testing::free_port();
+    RunningAgent agent("agent-late", "nats://nats:s3cret-pass@127.0.0.1:" + std::to_string(port));
+    std::this_thread::sleep_for(500ms);
+    CHECK(agent.process->running());
+    NatsServer server(NatsServer::Tls::none, port);
+    bosh::mbus::NatsConnection director({server.url()});
+    AgentClient client(director, "agent-late");
+    wait_for(client);
+  }
+}
