@@ -13,6 +13,8 @@
 #include "bosh/common/log.hpp"
 #include "bosh/mbus/envelope.hpp"
 #include "bosh/mbus/nats.hpp"
+#include "alerts.hpp"
+#include "monit.hpp"
 #include "tasks.hpp"
 #include "vitals.hpp"
 
@@ -46,6 +48,8 @@ struct Agent::Impl {
   std::condition_variable stop_cv;
   bool stopping = false;
   std::unique_ptr<mbus::NatsConnection> nats;
+  std::unique_ptr<Monit> monit;
+  std::unique_ptr<SmtpReceiver> smtp;
 
   explicit Impl(AgentOptions o) : options(std::move(o)), vitals(options.base_dir) {
     if (options.settings_file.empty()) options.settings_file = options.base_dir / "bosh/settings.json";
@@ -64,7 +68,70 @@ struct Agent::Impl {
     return load_json_file(spec_path());
   }
 
-  std::string job_state() { return "running"; }  // no jobs installed yet: nothing to fail
+  fs::path stopped_marker() const { return options.base_dir / "monit/stopped"; }
+
+  std::vector<MonitService> services() { return monit ? monit->status() : std::vector<MonitService>{}; }
+
+  std::string job_state() {
+    std::error_code ec;
+    if (fs::exists(stopped_marker(), ec)) return "stopped";
+    try {
+      return job_state_of(services());
+    } catch (const std::exception& e) {
+      log::warn(kLog, "job state unknown: {}", e.what());
+      return "unknown";
+    }
+  }
+
+  plugin::Json processes() {
+    Poco::JSON::Array::Ptr list = new Poco::JSON::Array;
+    std::vector<MonitService> all;
+    try {
+      all = services();
+    } catch (const std::exception&) {
+    }
+    for (const auto& s : all) {
+      Poco::JSON::Object::Ptr p = new Poco::JSON::Object;
+      p->set("name", s.name);
+      p->set("state", job_state_of({s}));
+      Poco::JSON::Object::Ptr uptime = new Poco::JSON::Object, mem = new Poco::JSON::Object,
+                              cpu = new Poco::JSON::Object;
+      uptime->set("secs", s.uptime);
+      mem->set("kb", s.memory_kb);
+      mem->set("percent", s.memory_percent);
+      cpu->set("total", s.cpu_percent);
+      p->set("uptime", uptime);
+      p->set("mem", mem);
+      p->set("cpu", cpu);
+      list->add(p);
+    }
+    return list;
+  }
+
+  std::string ips() {
+    std::string out;
+    if (settings.networks.type() == typeid(Poco::JSON::Object::Ptr)) {
+      auto nets = settings.networks.extract<Poco::JSON::Object::Ptr>();
+      for (const auto& [name, net] : *nets)
+        if (net.type() == typeid(Poco::JSON::Object::Ptr))
+          if (auto ip = find_string(net.extract<Poco::JSON::Object::Ptr>(), "ip", "networks." + name))
+            out += (out.empty() ? "" : ", ") + *ip;
+    }
+    return out;
+  }
+
+  void on_monit_mail(const std::string& mail) {
+    auto alert = parse_monit_mail(mail, ips());
+    if (!alert || !nats) return;
+    Poco::JSON::Object::Ptr a = new Poco::JSON::Object;
+    a->set("id", alert->id);
+    a->set("severity", alert->severity);
+    a->set("title", alert->title);
+    a->set("summary", alert->summary);
+    a->set("created_at", alert->created_at);
+    nats->publish("hm.agent.alert." + settings.agent_id, to_json(plugin::Json(a)));
+    log::info(kLog, "alert: {}", alert->title);
+  }
 
   plugin::Json get_state(bool full) {
     auto spec = as_object(current_spec(), spec_path().string());
@@ -74,7 +141,7 @@ struct Agent::Impl {
     vm->set("name", settings.vm_name);
     state->set("vm", vm);
     state->set("job_state", job_state());
-    state->set("processes", plugin::json_array());
+    state->set("processes", processes());
     if (!state->has("networks")) state->set("networks", settings.networks);
     if (full) state->set("vitals", vitals.sample());
     return state;
@@ -89,7 +156,12 @@ struct Agent::Impl {
     hb->set("index", spec->has("index") ? spec->get("index") : plugin::Json());
     hb->set("job_state", job_state());
     hb->set("node_id", spec->has("id") ? spec->get("id") : plugin::Json());
-    hb->set("number_of_processes", 0);
+    std::size_t n = 0;
+    try {
+      n = services().size();
+    } catch (const std::exception&) {
+    }
+    hb->set("number_of_processes", static_cast<int>(n));
     hb->set("vitals", vitals.sample());
     return hb;
   }
@@ -110,6 +182,19 @@ struct Agent::Impl {
     };
     sync_handlers["cancel_task"] = [this](const Poco::JSON::Array::Ptr& args) {
       return plugin::Json(tasks.cancel(arg_string(args, 0, "cancel_task")));
+    };
+    sync_handlers["start"] = [this](const auto&) {
+      if (!monit) fail("start: monit is not running on this agent");
+      std::error_code ec;
+      fs::remove(stopped_marker(), ec);
+      monit->start_all();
+      return plugin::Json(std::string("started"));
+    };
+    async_handlers["stop"] = [this](const auto&) {
+      if (!monit) fail("stop: monit is not running on this agent");
+      write_file_atomic(stopped_marker(), "");
+      monit->stop_all();
+      return plugin::Json(std::string("stopped"));
     };
     async_handlers["update_settings"] = [this](const Poco::JSON::Array::Ptr& args) {
       if (!args || args->size() < 1) fail<InputError>("update_settings: missing argument 1");
@@ -173,6 +258,11 @@ struct Agent::Impl {
                        options.settings_file.string(), log::redact_url(settings.mbus));
     nats = std::make_unique<mbus::NatsConnection>(nats_options());
     const std::string id = settings.agent_id;
+    if (options.run_monit) {
+      smtp = std::make_unique<SmtpReceiver>(options.alert_port, [this](const std::string& mail) { on_monit_mail(mail); });
+      monit = std::make_unique<Monit>(Monit::Config{options.base_dir, options.monit_port, smtp->port(), options.monit_poll});
+      monit->start_daemon();
+    }
     auto sub = nats->subscribe("agent." + id, [this](const mbus::Message& m) {
       auto reply_to = mbus::peek_reply_to(m.data);
       if (!reply_to) {  // BOSH drops messages without a reply_to
@@ -195,6 +285,8 @@ struct Agent::Impl {
     }
     lock.unlock();
     sub.reset();
+    if (monit) monit->stop_daemon();
+    smtp.reset();
     nats.reset();
   }
 

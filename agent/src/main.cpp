@@ -22,7 +22,10 @@ int main(int argc, char** argv) {
       "base-dir", po::value<std::string>()->default_value("/var/vcap"), "The VM's tree (bosh/, data/, jobs/, ...)")(
       "settings", po::value<std::string>(), "Settings file (default: <base-dir>/bosh/settings.json)")(
       "heartbeat-interval", po::value<double>()->default_value(30), "Seconds between heartbeats")(
-      "log-level", po::value<std::string>()->default_value("info"), "debug, info, warn or error");
+      "log-level", po::value<std::string>()->default_value("info"), "debug, info, warn or error")(
+      "monit-port", po::value<int>()->default_value(0), "monit's HTTP port on 127.0.0.1 (0: a free port)")(
+      "alert-port", po::value<int>()->default_value(0), "SMTP port for monit's alerts (0: a free port)")(
+      "monit-poll", po::value<int>()->default_value(10), "Seconds between monit's checks");
   po::variables_map vm;
   try {
     po::store(po::parse_command_line(argc, argv, desc), vm);
@@ -42,6 +45,9 @@ int main(int argc, char** argv) {
     if (vm.count("settings")) options.settings_file = vm["settings"].as<std::string>();
     options.heartbeat_interval =
         std::chrono::milliseconds(static_cast<long long>(vm["heartbeat-interval"].as<double>() * 1000));
+    options.monit_port = vm["monit-port"].as<int>();
+    options.alert_port = vm["alert-port"].as<int>();
+    options.monit_poll = std::chrono::seconds(vm["monit-poll"].as<int>());
     // SIGTERM/SIGINT stop the agent cleanly: a thread waits for them.
     sigemptyset(&g_signals);
     sigaddset(&g_signals, SIGTERM);

@@ -2,6 +2,7 @@
 // director drives it.
 #include <doctest/doctest.h>
 
+#include <csignal>
 #include <condition_variable>
 #include <mutex>
 
@@ -31,10 +32,30 @@ struct RunningAgent {
                                 "\", \"blobstore\": {\"provider\": \"local\", \"options\": {\"blobstore_path\": \"" +
                                 (base.path() / "blobs").string() + "\"}}, \"networks\": {\"default\": {\"type\": "
                                 "\"manual\", \"ip\": \"127.0.10.5\"}}, \"env\": {" + extra_env + "}}");
+    start();
+  }
+  void start() {
     process = std::make_unique<bosh::BackgroundProcess>(
         std::vector<std::string>{kAgent.string(), "--base-dir", base.path().string(), "--heartbeat-interval", "0.3",
-                                 "--log-level", "debug"},
+                                 "--log-level", "debug", "--monit-poll", "1"},
         base.path() / "agent.log");
+  }
+  // A job as apply leaves it: a monit file under monit/job/ for a sleeping process.
+  void add_monit_job(const std::string& name) {
+    fs::path pidfile = base.path() / ("sys/run/" + name + ".pid");
+    fs::create_directories(pidfile.parent_path());
+    bosh::write_file_atomic(base.path() / ("monit/job/0000_" + name + ".monitrc"),
+                            "check process " + name + " with pidfile " + pidfile.string() +
+                                "\n  start program = \"/bin/sh -c 'sleep 100000 >/dev/null 2>&1 & echo $! > " +
+                                pidfile.string() + "'\" with timeout 10 seconds\n  stop program = \"/bin/sh -c 'kill "
+                                "$(cat " + pidfile.string() + ")'\"\n");
+  }
+  int pid_of(const std::string& name) {
+    try {
+      return std::stoi(bosh::read_file(base.path() / ("sys/run/" + name + ".pid")));
+    } catch (const std::exception&) {
+      return -1;
+    }
   }
   std::string log() { return bosh::read_file(base.path() / "agent.log"); }
 };
@@ -52,7 +73,87 @@ void wait_for(AgentClient& client) {
 
 }  // namespace
 
+// The state of the first process get_state reports, and the job_state.
+std::pair<std::string, std::string> states(AgentClient& client) {
+  auto state = bosh::as_object(client.get_state(), "state");
+  auto processes = state->getArray("processes");
+  std::string process = processes && processes->size() ? processes->getObject(0)->getValue<std::string>("state") : "";
+  return {state->getValue<std::string>("job_state"), process};
+}
+
+template <typename F>
+bool eventually(F&& f, std::chrono::milliseconds timeout = 20s) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (f()) return true;
+    std::this_thread::sleep_for(100ms);
+  }
+  return false;
+}
+
 TEST_SUITE("integration") {
+  TEST_CASE("agent: jobs under monit start / stop / restart after kill -9 with an alert on NATS") {
+    NatsServer server;
+    bosh::TempDir holder("unused");
+    std::unique_ptr<RunningAgent> agent;
+    {
+      // The monit file must be there before the agent starts monit.
+      agent = std::make_unique<RunningAgent>("agent-monit", server.url());
+      agent->process->stop();
+      agent->add_monit_job("dummy");
+      agent->start();
+    }
+    bosh::mbus::NatsConnection director({server.url()});
+    AgentClient client(director, "agent-monit");
+    std::mutex m;
+    std::condition_variable cv;
+    std::vector<std::string> alerts;
+    auto sub = director.subscribe("hm.agent.alert.agent-monit", [&](const bosh::mbus::Message& msg) {
+      std::lock_guard lock(m);
+      alerts.push_back(msg.data);
+      cv.notify_all();
+    });
+    director.flush();
+    wait_for(client);
+
+    CHECK(client.send("start", bosh::plugin::json_array()).toString() == "started");
+    REQUIRE(eventually([&] { return states(client) == std::pair<std::string, std::string>{"running", "running"}; }));
+    int first_pid = agent->pid_of("dummy");
+    REQUIRE(first_pid > 0);
+    auto state = bosh::as_object(client.get_state(), "state");
+    CHECK(state->getArray("processes")->getObject(0)->getValue<std::string>("name") == "dummy");
+
+    // kill -9 the job: monit restarts it and the agent relays monit's alert.
+    ::kill(first_pid, SIGKILL);
+    {
+      std::unique_lock lock(m);
+      REQUIRE(cv.wait_for(lock, 20s, [&] { return !alerts.empty(); }));
+      auto alert = bosh::as_object(bosh::parse_json(alerts.front(), "alert"), "alert");
+      CHECK(alert->getValue<int>("severity") == 1);
+      CHECK(alert->getValue<std::string>("title").find("dummy (127.0.10.5) - Does not exist - restart") == 0);
+      CHECK(alert->getValue<long long>("created_at") > 1700000000);
+    }
+    REQUIRE(eventually([&] {
+      int pid = agent->pid_of("dummy");
+      return pid > 0 && pid != first_pid && ::kill(pid, 0) == 0 && states(client).first == "running";
+    }));
+
+    // stop is a long-running task; the job state says stopped until start.
+    CHECK(client.run("stop", bosh::plugin::json_array(), 60s, 100ms).toString() == "stopped");
+    CHECK(states(client).first == "stopped");
+    int stopped_pid = agent->pid_of("dummy");
+    CHECK((stopped_pid <= 0 || ::kill(stopped_pid, 0) != 0));
+    CHECK(client.send("start", bosh::plugin::json_array()).toString() == "started");
+    CHECK(eventually([&] { return states(client).first == "running"; }));
+
+    // The monit control file is private to the agent.
+    auto perms = fs::status(agent->base.path() / "monit/monitrc").permissions() & fs::perms::all;
+    CHECK(perms == (fs::perms::owner_read | fs::perms::owner_write));
+    int last = agent->pid_of("dummy");
+    CHECK(agent->process->stop() == 0);
+    if (last > 0) ::kill(last, SIGKILL);  // monit leaves its processes running when it stops
+  }
+
   TEST_CASE("agent: ping / get_state / heartbeats and errors over NATS") {
     NatsServer server;
     RunningAgent agent("agent-1", server.url());

@@ -16,6 +16,10 @@ struct AgentOptions {
   std::filesystem::path base_dir = "/var/vcap";
   std::filesystem::path settings_file;  // default: <base_dir>/bosh/settings.json
   std::chrono::milliseconds heartbeat_interval{std::chrono::seconds(30)};
+  int monit_port = 0;                // monit's HTTP API on 127.0.0.1; 0: a free port
+  int alert_port = 0;                // the agent's SMTP port for monit alerts; 0: a free port
+  std::chrono::seconds monit_poll{10};  // monit's check cycle
+  bool run_monit = true;
 };
 
 class Agent {
