@@ -44,7 +44,7 @@ TEST_SUITE("unit") {
     CHECK(job_state_of({ok, initializing}) == "starting");
   }
 
-  TEST_CASE("monit alert mail becomes a BOSH alert; good news is dropped") {
+  TEST_CASE("monit alert mail becomes a BOSH alert and good news is dropped") {
     auto alert = parse_monit_mail(
         "From: monit@localhost\nSubject: Monit Alert\n\nService: web\nEvent: Does not exist\nAction: restart\n"
         "Date: Wed, 25 Nov 2026 11:00:00\nDescription: process is not running\n",
