@@ -14,6 +14,12 @@
 #include "bosh/mbus/envelope.hpp"
 #include "bosh/mbus/nats.hpp"
 #include "alerts.hpp"
+#include "installer.hpp"
+#include "bosh/blobstore/blobstore.hpp"
+#include "bosh/common/archive.hpp"
+#include "bosh/common/digest.hpp"
+#include "bosh/common/subprocess.hpp"
+#include "bosh/plugin_host/plugin_host.hpp"
 #include "monit.hpp"
 #include "tasks.hpp"
 #include "vitals.hpp"
@@ -50,6 +56,9 @@ struct Agent::Impl {
   std::unique_ptr<mbus::NatsConnection> nats;
   std::unique_ptr<Monit> monit;
   std::unique_ptr<SmtpReceiver> smtp;
+  std::unique_ptr<plugin_host::PluginHost> plugins;
+  std::shared_ptr<plugin::Blobstore> blobstore_;
+  std::mutex apply_mutex;  // one apply or compile at a time touches data/
 
   explicit Impl(AgentOptions o) : options(std::move(o)), vitals(options.base_dir) {
     if (options.settings_file.empty()) options.settings_file = options.base_dir / "bosh/settings.json";
@@ -166,7 +175,118 @@ struct Agent::Impl {
     return hb;
   }
 
+  plugin::Blobstore& blobstore() {
+    std::lock_guard lock(mutex);
+    if (!blobstore_) {
+      if (settings.blobstore_provider.empty())
+        fail("{}: no blobstore in the settings", options.settings_file.string());
+      plugins = std::make_unique<plugin_host::PluginHost>("bosh-agent");
+      plugins->register_builtin_blobstore("local", blobstore::kLocalVersion, "Blobs as files in a local directory",
+                                          blobstore::make_local_blobstore);
+      plugins->load_all();
+      blobstore_ = plugins->create_blobstore(settings.blobstore_provider, settings.blobstore_options);
+    }
+    return *blobstore_;
+  }
+
+  plugin::Json apply(const Poco::JSON::Array::Ptr& args) {
+    if (!args || args->size() < 1) fail<InputError>("apply: missing argument 1 (the apply spec)");
+    auto spec = as_object(args->get(0), "apply spec");
+    std::lock_guard lock(apply_mutex);
+    Installer installer(options.base_dir, blobstore());
+    // Every blob is fetched and checked before anything installed changes.
+    std::vector<BlobRef> packages;
+    if (spec->has("packages") && !spec->get("packages").isEmpty())
+      for (const auto& [key, value] : *as_object(spec->get("packages"), "apply spec: packages"))
+        packages.push_back(blob_ref(value, "package '" + key + "'"));
+    for (const auto& p : packages) installer.fetch(p);
+    std::vector<std::string> job_names;
+    std::optional<std::filesystem::path> rendered;
+    std::string hash = find_string(spec, "configuration_hash", "apply spec").value_or("");
+    if (spec->has("job") && !spec->get("job").isEmpty()) {
+      auto job = as_object(spec->get("job"), "apply spec: job");
+      if (job->has("templates"))
+        for (const auto& t : *as_array(job->get("templates"), "apply spec: job.templates")) {
+          auto name = get_string(as_object(t, "apply spec: job template"), "name", "apply spec: job template");
+          check_path_component(name, "job");
+          job_names.push_back(name);
+        }
+    }
+    if (!job_names.empty()) {
+      if (!spec->has("rendered_templates_archive"))
+        fail<InputError>("apply spec: jobs without a rendered_templates_archive");
+      if (hash.empty()) fail<InputError>("apply spec: jobs without a configuration_hash");
+      auto archive_obj = as_object(spec->get("rendered_templates_archive"), "apply spec: rendered_templates_archive");
+      Poco::JSON::Object::Ptr named = new Poco::JSON::Object(*archive_obj);
+      named->set("name", "rendered-templates");
+      named->set("version", hash);
+      rendered = installer.fetch(blob_ref(named, "rendered_templates_archive"));
+    }
+    for (const auto& p : packages) installer.install_package(p);
+    if (rendered) installer.install_jobs(*rendered, job_names, hash);
+    write_file_atomic(spec_path(), to_json(plugin::Json(spec), true));
+    if (monit) {
+      monit->reload();
+      // Jobs run only once `start` says so.
+      for (const auto& s : monit->status()) monit->action(s.name, "unmonitor");
+    }
+    return std::string("applied");
+  }
+
+  plugin::Json compile_package(const Poco::JSON::Array::Ptr& args) {
+    if (!args || args->size() < 5)
+      fail<InputError>("compile_package: expected blobstore_id, sha1, name, version, dependencies");
+    Poco::JSON::Object::Ptr src = new Poco::JSON::Object;
+    src->set("blobstore_id", args->get(0));
+    src->set("sha1", args->get(1));
+    src->set("name", args->get(2));
+    src->set("version", args->get(3));
+    BlobRef source = blob_ref(src, "compile_package");
+    std::lock_guard lock(apply_mutex);
+    Installer installer(options.base_dir, blobstore());
+    if (!args->get(4).isEmpty())
+      for (const auto& [key, value] : *as_object(args->get(4), "compile_package: dependencies"))
+        installer.install_package(blob_ref(value, "dependency '" + key + "'"));
+    const fs::path blob = installer.fetch(source);
+    const fs::path compile_dir = options.base_dir / "data/compile" / source.name;
+    const fs::path install_dir = options.base_dir / "data/compile-install" / source.name;
+    for (const auto& d : {compile_dir, install_dir}) {
+      fs::remove_all(d);
+      fs::create_directories(d);
+    }
+    extract_tgz(blob, compile_dir);
+    const fs::path target = options.base_dir / "packages" / source.name;
+    replace_symlink(install_dir, target);
+    ProcessOptions po;
+    po.cwd = compile_dir;
+    po.env_overrides = {{"BOSH_COMPILE_TARGET", compile_dir.string()},
+                        {"BOSH_INSTALL_TARGET", target.string()},
+                        {"BOSH_PACKAGE_NAME", source.name},
+                        {"BOSH_PACKAGE_VERSION", source.version}};
+    auto r = run_process({"bash", "-x", (compile_dir / "packaging").string()}, po);
+    if (r.exit_code != 0) {
+      std::string output = r.out + r.err;
+      std::size_t cut = output.size();
+      for (int lines = 0; cut > 0 && lines < 21; --cut)
+        if (output[cut - 1] == '\n') ++lines;
+      fail("compile_package {}/{}: packaging exited with {}:\n{}", source.name, source.version, r.exit_code,
+           output.substr(cut));
+    }
+    const DigestAlgorithm algorithm = strongest_digest(parse_multi_digest(source.sha1)).algorithm;
+    TempDir out("bosh-compiled");
+    const fs::path tgz = out.path() / "compiled.tgz";
+    create_tgz(install_dir, tgz);
+    auto stored = blobstore::put_file(blobstore(), tgz, algorithm);
+    Poco::JSON::Object::Ptr result = new Poco::JSON::Object, value = new Poco::JSON::Object;
+    result->set("blobstore_id", stored.id);
+    result->set("sha1", stored.digest.to_string());
+    value->set("result", result);
+    return value;
+  }
+
   void register_handlers() {
+    async_handlers["apply"] = [this](const Poco::JSON::Array::Ptr& args) { return apply(args); };
+    async_handlers["compile_package"] = [this](const Poco::JSON::Array::Ptr& args) { return compile_package(args); };
     sync_handlers["ping"] = [](const auto&) { return plugin::Json(std::string("pong")); };
     sync_handlers["info"] = [](const auto&) {
       Poco::JSON::Object::Ptr o = new Poco::JSON::Object;

@@ -7,6 +7,7 @@
 #include <Poco/Net/ServerSocket.h>
 #include <Poco/SAX/InputSource.h>
 
+#include <ctime>
 #include <random>
 #include <sstream>
 #include <thread>
@@ -89,6 +90,14 @@ std::vector<MonitService> parse_monit_status(const std::string& xml) {
   return out;
 }
 
+std::string monit_incarnation(const std::string& xml) {
+  auto start = xml.find("<incarnation>");
+  auto end = xml.find("</incarnation>");
+  if (start == std::string::npos || end == std::string::npos) return "";
+  start += 13;
+  return xml.substr(start, end - start);
+}
+
 std::string job_state_of(const std::vector<MonitService>& services) {
   bool starting = false;
   for (const auto& s : services) {
@@ -162,28 +171,37 @@ void Monit::stop_daemon() {
   process_.reset();
 }
 
-void Monit::reload() {
-  auto r = run_process({"monit", "-c", (config_.base_dir / "monit/monitrc").string(), "reload"});
-  if (r.exit_code != 0) fail("monit reload failed: {}{}", r.out, r.err);
-  // monit re-reads its files on its next cycle; wait until it answers again.
-  for (int i = 0; i < 300; ++i) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-    try {
-      status();
-      return;
-    } catch (const bosh::Error&) {
-    }
-  }
-}
-
-std::vector<MonitService> Monit::status() {
+std::string Monit::status_xml() {
   plugin::HttpRequest req;
   req.url = url("/_status?format=xml");
   req.timeout = std::chrono::seconds(5);
   auto resp = http_request(req);
   if (resp.status != 200) fail("monit status: HTTP {}", resp.status);
-  return parse_monit_status(resp.body);
+  return resp.body;
 }
+
+void Monit::reload() {
+  const std::string before = monit_incarnation(status_xml());
+  // The incarnation is monit's start time in whole seconds: reload in a later
+  // second than the last (re)start, or the change cannot be seen.
+  const long long since = to_ll(before);
+  while (static_cast<long long>(std::time(nullptr)) <= since)
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  auto r = run_process({"monit", "-c", (config_.base_dir / "monit/monitrc").string(), "reload"});
+  if (r.exit_code != 0) fail("monit reload failed: {}{}", r.out, r.err);
+  // monit restarts (new incarnation) and re-reads its files; wait for that.
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  while (std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    try {
+      if (monit_incarnation(status_xml()) != before) return;
+    } catch (const bosh::Error&) {
+    }
+  }
+  fail("monit did not come back within 30 s of a reload");
+}
+
+std::vector<MonitService> Monit::status() { return parse_monit_status(status_xml()); }
 
 void Monit::action(const std::string& service, const std::string& action) {
   // monit wants the same CSRF token in a cookie and in the form.

@@ -29,6 +29,9 @@ struct MonitService {
 // Parses `_status?format=xml`; process services only (type 3).
 std::vector<MonitService> parse_monit_status(const std::string& xml);
 
+// The monit process's incarnation (changes when monit restarts or reloads).
+std::string monit_incarnation(const std::string& xml);
+
 // BOSH job_state from the services: running | starting | failing.
 std::string job_state_of(const std::vector<MonitService>& services);
 
@@ -60,6 +63,7 @@ class Monit {
 
  private:
   std::string url(const std::string& path) const;
+  std::string status_xml();
   Config config_;
   std::string user_ = "vcap", password_;
   std::unique_ptr<BackgroundProcess> process_;

@@ -7,7 +7,10 @@
 #include <mutex>
 
 #include "../../peers/nats_server.hpp"
+#include "bosh/blobstore/blobstore.hpp"
+#include "bosh/common/archive.hpp"
 #include "bosh/common/json.hpp"
+#include "bosh/plugin/testing/null_host.hpp"
 #include "bosh/mbus/agent_client.hpp"
 #include "bosh/mbus/envelope.hpp"
 
@@ -264,5 +267,123 @@ TEST_SUITE("integration") {
     bosh::mbus::NatsConnection director({server.url()});
     AgentClient client(director, "agent-late");
     wait_for(client);
+  }
+
+  TEST_CASE("agent: compile_package and apply install packages and jobs that start under monit") {
+    NatsServer server;
+    RunningAgent agent("agent-apply", server.url());
+    bosh::mbus::NatsConnection director({server.url()});
+    AgentClient client(director, "agent-apply");
+    wait_for(client);
+    const fs::path base = agent.base.path();
+    bosh::plugin::testing::NullHostServices host;
+    auto store = bosh::blobstore::make_local_blobstore(
+        host, bosh::parse_json("{\"blobstore_path\": \"" + (base / "blobs").string() + "\"}", "opts"));
+    bosh::TempDir work("bosh-apply-src");
+    auto file = [&](const std::string& rel, const std::string& content, fs::perms mode = fs::perms(0644)) {
+      fs::path p = work.path() / rel;
+      fs::create_directories(p.parent_path());
+      bosh::write_file_atomic(p, content);
+      fs::permissions(p, mode);
+      return p;
+    };
+    auto upload = [&](const std::string& name, const std::vector<bosh::TarInput>& inputs) {
+      fs::path tgz = work.path() / (name + ".tgz");
+      bosh::create_tgz_from(inputs, tgz);
+      auto stored = bosh::blobstore::put_file(*store, tgz, bosh::DigestAlgorithm::sha1);
+      return std::make_pair(stored.id, stored.digest.to_string());
+    };
+    auto ref = [](const std::string& name, const std::string& version, const std::pair<std::string, std::string>& blob) {
+      return "{\"name\": \"" + name + "\", \"version\": \"" + version + "\", \"sha1\": \"" + blob.second +
+             "\", \"blobstore_id\": \"" + blob.first + "\"}";
+    };
+
+    // A compiled dependency, and a source package whose packaging uses it.
+    auto base_pkg = upload("base", {{"lib.txt", file("base/lib.txt", "from base\n")}});
+    auto source = upload("hello-src", {{"packaging", file("hello/packaging",
+                                                          "set -e\ncat " + (base / "packages/base/lib.txt").string() + " > "
+                                                          "${BOSH_INSTALL_TARGET}/from-base.txt\nmkdir -p "
+                                                          "${BOSH_INSTALL_TARGET}/bin\ncp hello.sh ${BOSH_INSTALL_TARGET}/bin/hello\n"
+                                                          "chmod +x ${BOSH_INSTALL_TARGET}/bin/hello\n"
+                                                          "echo compiled $BOSH_PACKAGE_NAME $BOSH_PACKAGE_VERSION\n")},
+                                       {"hello.sh", file("hello/hello.sh", "#!/bin/sh\nexec sleep 100000\n")}});
+    std::string args = "[\"" + source.first + "\", \"" + source.second + "\", \"hello\", \"1.0\", {\"base\": " +
+                       ref("base", "b1", base_pkg) + "}]";
+    auto compiled = bosh::as_object(client.run("compile_package", bosh::parse_json(args, "args"), 60s, 50ms), "compiled");
+    auto result = compiled->getObject("result");
+    const std::pair<std::string, std::string> hello{result->getValue<std::string>("blobstore_id"),
+                                                    result->getValue<std::string>("sha1")};
+    fs::path fetched = work.path() / "fetched.tgz";
+    bosh::blobstore::get_file(*store, hello.first, fetched, bosh::Digest::parse(hello.second));
+    CHECK(bosh::read_tgz_entry(fetched, "from-base.txt") == "from base\n");
+    CHECK(bosh::read_tgz_entry(fetched, "bin/hello") == "#!/bin/sh\nexec sleep 100000\n");
+
+    // A failing packaging script: its exit code and the tail of its output.
+    auto broken = upload("broken-src", {{"packaging", file("broken/packaging", "echo compiling\necho oops >&2\nexit 3\n")}});
+    std::string broken_args = "[\"" + broken.first + "\", \"" + broken.second + "\", \"broken\", \"1\", {}]";
+    try {
+      client.run("compile_package", bosh::parse_json(broken_args, "args"), 60s, 50ms);
+      FAIL("a failing packaging compiled");
+    } catch (const bosh::mbus::AgentError& e) {
+      std::string msg = e.what();
+      CHECK(msg.find("compile_package broken/1: packaging exited with 3:") != std::string::npos);
+      CHECK(msg.find("oops") != std::string::npos);
+    }
+
+    // The job: a rendered templates archive holding web/monit and web/bin/ctl.
+    fs::path pidfile = base / "sys/run/web/web.pid";
+    auto rendered = upload(
+        "rendered",
+        {{"web/monit", file("r/web/monit", "check process web with pidfile " + pidfile.string() +
+                                               "\n  start program = \"" + (base / "jobs/web/bin/ctl").string() +
+                                               " start\" with timeout 10 seconds\n  stop program = \"" +
+                                               (base / "jobs/web/bin/ctl").string() + " stop\"\n")},
+         {"web/bin/ctl", file("r/web/bin/ctl",
+                              "#!/bin/sh\ncase $1 in\n start) " + (base / "packages/hello/bin/hello").string() +
+                                  " >/dev/null 2>&1 & echo $! > " + pidfile.string() + ";;\n stop) kill $(cat " +
+                                  pidfile.string() + ");;\nesac\n",
+                              fs::perms(0755))}});
+    auto apply_spec = [&](const std::pair<std::string, std::string>& package) {
+      return "[{\"deployment\": \"demo\", \"name\": \"web\", \"index\": 0, \"id\": \"uuid-1\", "
+             "\"job\": {\"name\": \"web\", \"templates\": [{\"name\": \"web\", \"version\": \"v1\"}]}, "
+             "\"packages\": {\"hello\": " + ref("hello", "1.0", package) + "}, "
+             "\"configuration_hash\": \"cafe01\", \"rendered_templates_archive\": {\"blobstore_id\": \"" +
+             rendered.first + "\", \"sha1\": \"" + rendered.second + "\"}}]";
+    };
+    CHECK(client.run("apply", bosh::parse_json(apply_spec(hello), "spec"), 60s, 50ms).toString() == "applied");
+    CHECK(fs::read_symlink(base / "packages/hello") == base / "data/packages/hello/1.0");
+    CHECK(fs::read_symlink(base / "jobs/web") == base / "data/jobs/web/cafe01");
+    CHECK(fs::exists(base / "monit/job/0000_web.monitrc"));
+    CHECK(client.send("start", bosh::plugin::json_array()).toString() == "started");
+    REQUIRE(eventually([&] { return states(client) == std::pair<std::string, std::string>{"running", "running"}; }));
+    auto state = bosh::as_object(client.get_state(), "state");
+    CHECK(state->getValue<std::string>("deployment") == "demo");
+    CHECK(state->getValue<std::string>("configuration_hash") == "cafe01");
+
+    // A blob with the wrong sha1: apply fails naming it; the job keeps running.
+    auto wrong = hello;
+    wrong.second = "0000000000000000000000000000000000000000";
+    fs::remove_all(base / "data/packages/hello");  // force a fresh download
+    fs::remove(base / "data/blobs" / hello.first);
+    try {
+      client.run("apply", bosh::parse_json(apply_spec(wrong), "spec"), 60s, 50ms);
+      FAIL("apply accepted a wrong sha1");
+    } catch (const bosh::mbus::AgentError& e) {
+      CHECK(std::string(e.what()).find("hello 1.0: blob '" + hello.first +
+                                       "': expected sha1 0000000000000000000000000000000000000000, got ") !=
+            std::string::npos);
+    }
+    CHECK(states(client).first == "running");
+    CHECK(bosh::as_object(client.get_state(), "state")->getValue<std::string>("configuration_hash") == "cafe01");
+
+    // Names from messages never become paths outside the tree.
+    std::string evil = apply_spec(hello);
+    evil.replace(evil.find("\"name\": \"hello\""), 15, "\"name\": \"../../etc\"");
+    CHECK_THROWS_WITH_AS(client.run("apply", bosh::parse_json(evil, "spec"), 60s, 50ms),
+                         doctest::Contains("package 'hello' name '../../etc' is not a safe name"), bosh::mbus::AgentError);
+
+    int pid = std::stoi(bosh::read_file(pidfile));
+    CHECK(agent.process->stop() == 0);
+    ::kill(pid, SIGKILL);
   }
 }
