@@ -20,6 +20,14 @@
 #include "bosh/common/digest.hpp"
 #include "bosh/common/subprocess.hpp"
 #include "bosh/plugin_host/plugin_host.hpp"
+#include "bosh/common/glob.hpp"
+
+#include <Poco/Base64Decoder.h>
+
+#include <fstream>
+#include <set>
+#include <sstream>
+#include <thread>
 #include "monit.hpp"
 #include "tasks.hpp"
 #include "vitals.hpp"
@@ -39,6 +47,13 @@ std::string arg_string(const Poco::JSON::Array::Ptr& args, std::size_t i, const 
   auto v = args->get(static_cast<unsigned>(i));
   if (!v.isString()) fail<InputError>("{}: argument {} must be a string", method, i + 1);
   return v.toString();
+}
+
+std::string base64_decode(const std::string& text) {
+  std::istringstream in(text);
+  Poco::Base64Decoder decoder(in);
+  std::string out((std::istreambuf_iterator<char>(decoder)), std::istreambuf_iterator<char>());
+  return out;
 }
 
 }  // namespace
@@ -284,7 +299,323 @@ struct Agent::Impl {
     return value;
   }
 
+  // ---- lifecycle scripts ---------------------------------------------------
+
+  std::vector<std::string> installed_jobs() {
+    std::vector<std::string> out;
+    auto spec = as_object(current_spec(), spec_path().string());
+    if (!spec->has("job") || spec->get("job").isEmpty()) return out;
+    auto job = spec->getObject("job");
+    if (job->has("templates"))
+      for (const auto& t : *as_array(job->get("templates"), "spec.json job.templates")) {
+        std::string name = get_string(as_object(t, "job template"), "name", "job template");
+        check_path_component(name, "job");
+        out.push_back(name);
+      }
+    return out;
+  }
+
+  ProcessResult run_job_script(const std::string& job, const std::string& script, std::vector<std::string> argv_tail,
+                               std::map<std::string, std::string> env) {
+    const fs::path path = options.base_dir / "jobs" / job / "bin" / script;
+    std::vector<std::string> argv{path.string()};
+    argv.insert(argv.end(), argv_tail.begin(), argv_tail.end());
+    ProcessOptions po;
+    po.env_overrides = std::move(env);
+    po.cwd = options.base_dir / "jobs" / job;
+    return run_process(argv, po);
+  }
+
+  // drain ["update"|"shutdown"|"status", new_spec?]: seconds to wait; negative: ask again with "status".
+  plugin::Json drain(const Poco::JSON::Array::Ptr& args) {
+    std::string type = arg_string(args, 0, "drain");
+    if (type != "update" && type != "shutdown" && type != "status")
+      fail<InputError>("drain: type '{}' is not update, shutdown or status", type);
+    auto current = as_object(current_spec(), spec_path().string());
+    std::string hash_state = "hash_unchanged";
+    std::vector<std::string> changed_packages;
+    if (type == "update" && args->size() > 1 && !args->get(1).isEmpty()) {
+      auto next = as_object(args->get(1), "drain: new spec");
+      if (find_string(next, "configuration_hash", "new spec") != find_string(current, "configuration_hash", "spec"))
+        hash_state = "hash_changed";
+      if (next->has("packages") && !next->get("packages").isEmpty())
+        for (const auto& [name, pkg] : *next->getObject("packages")) {
+          auto old = current->has("packages") ? current->getObject("packages") : nullptr;
+          std::string new_version = find_string(as_object(pkg, "package"), "version", "package").value_or("");
+          std::string old_version;
+          if (old && old->has(name))
+            old_version = find_string(as_object(old->get(name), "package"), "version", "package").value_or("");
+          if (new_version != old_version) changed_packages.push_back(name);
+        }
+    }
+    if (type == "shutdown" && nats) nats->publish("hm.agent.shutdown." + settings.agent_id, "{}");
+    long long result = 0;
+    bool dynamic = false;
+    for (const auto& job : installed_jobs()) {
+      std::error_code ec;
+      if (!fs::exists(options.base_dir / "jobs" / job / "bin/drain", ec)) continue;
+      std::vector<std::string> tail{type == "status" ? "job_check_status" : (type == "shutdown" ? "job_shutdown" : "job_changed"),
+                                    hash_state};
+      tail.insert(tail.end(), changed_packages.begin(), changed_packages.end());
+      auto r = run_job_script(job, "drain", tail, {{"BOSH_JOB_STATE", to_json(plugin::Json(current))},
+                                                   {"BOSH_JOB_NEXT_STATE", args->size() > 1 ? to_json(args->get(1)) : "{}"}});
+      if (r.exit_code != 0)
+        fail("drain script of job '{}' failed (exit {}): {}", job, r.exit_code, r.err.empty() ? r.out : r.err);
+      long long value = 0;
+      try {
+        value = std::stoll(r.out);
+      } catch (const std::exception&) {
+        fail("drain script of job '{}' printed '{}', not an integer", job, r.out);
+      }
+      if (value < 0) dynamic = true;
+      result = std::max(result, value < 0 ? -value : value);
+    }
+    return plugin::Json(static_cast<long long>(dynamic ? -result : result));
+  }
+
+  // run_script [name, {env}]: every job's bin/<name>, in parallel-safe order.
+  plugin::Json run_script(const Poco::JSON::Array::Ptr& args) {
+    std::string name = arg_string(args, 0, "run_script");
+    static const std::set<std::string> allowed = {"pre-start", "post-start", "post-deploy", "pre-stop", "post-stop"};
+    if (!allowed.count(name)) fail<InputError>("run_script: '{}' is not a lifecycle script", name);
+    std::map<std::string, std::string> env;
+    if (args->size() > 1 && !args->get(1).isEmpty()) {
+      auto opts = as_object(args->get(1), "run_script: options");
+      if (opts->has("env") && !opts->get("env").isEmpty())
+        for (const auto& [k, v] : *as_object(opts->get("env"), "run_script: options.env")) env[k] = v.toString();
+    }
+    Poco::JSON::Object::Ptr results = new Poco::JSON::Object;
+    std::vector<std::string> failed;
+    for (const auto& job : installed_jobs()) {
+      std::error_code ec;
+      if (!fs::exists(options.base_dir / "jobs" / job / "bin" / name, ec)) continue;
+      auto r = run_job_script(job, name, {}, env);
+      fs::create_directories(options.base_dir / "sys/log" / job);
+      std::ofstream(options.base_dir / "sys/log" / job / (name + ".stdout.log"), std::ios::app) << r.out;
+      std::ofstream(options.base_dir / "sys/log" / job / (name + ".stderr.log"), std::ios::app) << r.err;
+      results->set(job, r.exit_code == 0 ? "executed" : "failed");
+      if (r.exit_code != 0) failed.push_back(fmt::format("{} (exit {})", job, r.exit_code));
+    }
+    if (!failed.empty()) {
+      std::string list;
+      for (const auto& f : failed) list += (list.empty() ? "" : ", ") + f;
+      fail("{} of {} {} scripts failed. Failed jobs: {}", failed.size(), results->size(), name, list);
+    }
+    return results;
+  }
+
+  // run_errand [name?]: the job's bin/run; its exit code and output.
+  plugin::Json run_errand(const Poco::JSON::Array::Ptr& args) {
+    std::string job;
+    if (args && args->size() > 0 && !args->get(0).isEmpty()) {
+      job = args->get(0).toString();
+      check_path_component(job, "errand");
+    } else {
+      for (const auto& j : installed_jobs())
+        if (std::error_code ec; fs::exists(options.base_dir / "jobs" / j / "bin/run", ec)) {
+          job = j;
+          break;
+        }
+    }
+    std::error_code ec;
+    if (job.empty() || !fs::exists(options.base_dir / "jobs" / job / "bin/run", ec))
+      fail("run_errand: no errand job (a job with bin/run) is installed");
+    auto r = run_job_script(job, "run", {}, {});
+    Poco::JSON::Object::Ptr out = new Poco::JSON::Object;
+    out->set("exit_code", r.exit_code);
+    out->set("stdout", r.out);
+    out->set("stderr", r.err);
+    return out;
+  }
+
+  // fetch_logs ["job"|"agent", [filters]]: a tarball of the logs in the blobstore.
+  plugin::Json fetch_logs(const Poco::JSON::Array::Ptr& args) {
+    std::string type = args && args->size() > 0 ? args->get(0).toString() : "job";
+    if (type != "job" && type != "agent") fail<InputError>("fetch_logs: log type '{}' is not job or agent", type);
+    const fs::path root = type == "job" ? options.base_dir / "sys/log" : options.base_dir / "bosh/log";
+    fs::create_directories(root);
+    std::vector<std::string> filters;
+    if (args && args->size() > 1 && !args->get(1).isEmpty())
+      for (const auto& f : *as_array(args->get(1), "fetch_logs: filters")) filters.push_back(f.toString());
+    if (filters.empty()) filters.push_back("**/*");
+    std::vector<TarInput> inputs;
+    std::set<std::string> seen;
+    for (const auto& entry : fs::recursive_directory_iterator(root)) {
+      if (!entry.is_regular_file()) continue;
+      std::string rel = entry.path().lexically_relative(root).generic_string();
+      bool match = false;
+      for (const auto& f : filters) match = match || glob_match(f, rel);
+      if (match && seen.insert(rel).second) inputs.push_back({rel, entry.path()});
+    }
+    TempDir tmp("bosh-logs");
+    create_tgz_from(inputs, tmp.path() / "logs.tgz");
+    auto stored = blobstore::put_file(blobstore(), tmp.path() / "logs.tgz", DigestAlgorithm::sha1);
+    Poco::JSON::Object::Ptr out = new Poco::JSON::Object;
+    out->set("blobstore_id", stored.id);
+    out->set("sha1", stored.digest.to_string());
+    return out;
+  }
+
+  // ---- persistent disks (local: a directory symlinked at store/) ------------
+
+  fs::path disks_state() const { return options.base_dir / "bosh/disks.json"; }
+  fs::path hints_state() const { return options.base_dir / "bosh/persistent_disk_hints.json"; }
+
+  Poco::JSON::Object::Ptr load_object(const fs::path& path) {
+    std::error_code ec;
+    if (!fs::exists(path, ec)) return new Poco::JSON::Object;
+    return as_object(load_json_file(path), path.string());
+  }
+
+  std::string disk_path(const std::string& cid) {
+    auto from = [&](const plugin::Json& hint) -> std::string {
+      if (hint.isString()) return hint.toString();
+      if (hint.type() == typeid(Poco::JSON::Object::Ptr))
+        return find_string(hint.extract<Poco::JSON::Object::Ptr>(), "path", "disk hint").value_or("");
+      return "";
+    };
+    auto hints = load_object(hints_state());
+    if (hints->has(cid)) return from(hints->get(cid));
+    if (settings.disks.type() == typeid(Poco::JSON::Object::Ptr)) {
+      auto disks = settings.disks.extract<Poco::JSON::Object::Ptr>();
+      if (disks->has("persistent") && !disks->get("persistent").isEmpty()) {
+        auto persistent = as_object(disks->get("persistent"), "settings disks.persistent");
+        if (persistent->has(cid)) return from(persistent->get(cid));
+      }
+    }
+    fail("disk '{}' is not attached to this VM (no hint in the settings)", cid);
+  }
+
+  void mount_at(const std::string& cid, const fs::path& mount_point) {
+    const fs::path device = disk_path(cid);
+    std::error_code ec;
+    if (!fs::is_directory(device, ec)) fail("disk '{}': {} is not a directory this agent can mount", cid, device.string());
+    if (fs::is_symlink(mount_point, ec)) {
+      if (fs::read_symlink(mount_point) == device) return;  // already mounted
+      fail("{} already has a disk mounted", mount_point.string());
+    }
+    if (fs::exists(mount_point, ec)) {
+      if (!fs::is_empty(mount_point, ec)) fail("{} is not empty; not mounting disk '{}' over it", mount_point.string(), cid);
+      fs::remove(mount_point);
+    }
+    replace_symlink(device, mount_point);
+  }
+
+  plugin::Json mount_disk(const Poco::JSON::Array::Ptr& args) {
+    std::string cid = arg_string(args, 0, "mount_disk");
+    check_path_component(cid, "disk cid");
+    mount_at(cid, options.base_dir / "store");
+    auto disks = load_object(disks_state());
+    disks->set(cid, (options.base_dir / "store").string());
+    write_file_atomic(disks_state(), to_json(plugin::Json(disks)));
+    return plugin::json_object();
+  }
+
+  plugin::Json unmount_disk(const Poco::JSON::Array::Ptr& args) {
+    std::string cid = arg_string(args, 0, "unmount_disk");
+    auto disks = load_object(disks_state());
+    if (!disks->has(cid)) {
+      Poco::JSON::Object::Ptr m = new Poco::JSON::Object;
+      m->set("message", "Partition of " + cid + " is not mounted");
+      return m;
+    }
+    fs::path mount_point = disks->getValue<std::string>(cid);
+    std::error_code ec;
+    if (fs::is_symlink(mount_point, ec)) fs::remove(mount_point);
+    fs::create_directories(mount_point);
+    disks->remove(cid);
+    write_file_atomic(disks_state(), to_json(plugin::Json(disks)));
+    Poco::JSON::Object::Ptr m = new Poco::JSON::Object;
+    m->set("message", "Unmounted partition of " + cid);
+    return m;
+  }
+
+  plugin::Json migrate_disk(const Poco::JSON::Array::Ptr& args) {
+    std::string old_cid = arg_string(args, 0, "migrate_disk"), new_cid = arg_string(args, 1, "migrate_disk");
+    const fs::path from = disk_path(old_cid), to = disk_path(new_cid);
+    // Contents, modes, times and links, as `cp -a` keeps them.
+    auto r = run_process({"cp", "-a", (from / ".").string(), to.string()});
+    if (r.exit_code != 0) fail("migrate_disk {} -> {}: {}", old_cid, new_cid, r.err);
+    auto disks = load_object(disks_state());
+    if (disks->has(old_cid)) {
+      unmount_disk(args);
+      Poco::JSON::Array::Ptr next = new Poco::JSON::Array;
+      next->add(new_cid);
+      mount_disk(next);
+    }
+    return plugin::json_object();
+  }
+
   void register_handlers() {
+    async_handlers["drain"] = [this](const Poco::JSON::Array::Ptr& args) { return drain(args); };
+    async_handlers["run_script"] = [this](const Poco::JSON::Array::Ptr& args) { return run_script(args); };
+    async_handlers["run_errand"] = [this](const Poco::JSON::Array::Ptr& args) { return run_errand(args); };
+    async_handlers["fetch_logs"] = [this](const Poco::JSON::Array::Ptr& args) { return fetch_logs(args); };
+    async_handlers["mount_disk"] = [this](const Poco::JSON::Array::Ptr& args) { return mount_disk(args); };
+    async_handlers["unmount_disk"] = [this](const Poco::JSON::Array::Ptr& args) { return unmount_disk(args); };
+    async_handlers["migrate_disk"] = [this](const Poco::JSON::Array::Ptr& args) { return migrate_disk(args); };
+    sync_handlers["list_disk"] = [this](const auto&) {
+      Poco::JSON::Array::Ptr list = new Poco::JSON::Array;
+      const auto range6 = load_object(disks_state());
+      for (const auto& [cid, _] : *range6) list->add(cid);
+      return plugin::Json(list);
+    };
+    async_handlers["add_persistent_disk"] = [this](const Poco::JSON::Array::Ptr& args) {
+      std::string cid = arg_string(args, 0, "add_persistent_disk");
+      if (args->size() < 2) fail<InputError>("add_persistent_disk: missing argument 2 (the disk hint)");
+      auto hints = load_object(hints_state());
+      hints->set(cid, args->get(1));
+      write_file_atomic(hints_state(), to_json(plugin::Json(hints)));
+      return plugin::json_object();
+    };
+    async_handlers["remove_persistent_disk"] = [this](const Poco::JSON::Array::Ptr& args) {
+      std::string cid = arg_string(args, 0, "remove_persistent_disk");
+      auto hints = load_object(hints_state());
+      hints->remove(cid);
+      write_file_atomic(hints_state(), to_json(plugin::Json(hints)));
+      return plugin::json_object();
+    };
+    async_handlers["prepare"] = [this](const Poco::JSON::Array::Ptr& args) {
+      if (!args || args->size() < 1) fail<InputError>("prepare: missing argument 1 (the apply spec)");
+      auto spec = as_object(args->get(0), "apply spec");
+      Installer installer(options.base_dir, blobstore());
+      if (spec->has("packages") && !spec->get("packages").isEmpty())
+        for (const auto& [key, value] : *as_object(spec->get("packages"), "apply spec: packages"))
+          installer.fetch(blob_ref(value, "package '" + key + "'"));
+      return plugin::Json(std::string("prepared"));
+    };
+    async_handlers["upload_blob"] = [this](const Poco::JSON::Array::Ptr& args) {
+      if (!args || args->size() < 1) fail<InputError>("upload_blob: missing argument 1");
+      auto req = as_object(args->get(0), "upload_blob: argument 1");
+      std::string id = get_string(req, "blob_id", "upload_blob"), checksum = get_string(req, "checksum", "upload_blob");
+      check_path_component(id, "blob_id");
+      std::string payload = base64_decode(get_string(req, "payload", "upload_blob"));
+      Digest want = strongest_digest(parse_multi_digest(checksum));
+      std::string got = digest_hex(want.algorithm, payload);
+      if (got != want.hex) fail("upload_blob {}: payload has {} {}, expected {}", id, to_string(want.algorithm), got, want.hex);
+      std::istringstream in(payload);
+      if (blobstore().exists(id)) blobstore().delete_blob(id);
+      blobstore().create(in, id);
+      return plugin::Json(std::string("blob uploaded"));
+    };
+    sync_handlers["sync_dns"] = [this](const Poco::JSON::Array::Ptr& args) {
+      Poco::JSON::Object::Ptr ref = new Poco::JSON::Object;
+      ref->set("blobstore_id", arg_string(args, 0, "sync_dns"));
+      ref->set("sha1", arg_string(args, 1, "sync_dns"));
+      ref->set("name", "dns-records");
+      ref->set("version", args->size() > 2 ? args->get(2).toString() : "0");
+      Installer installer(options.base_dir, blobstore());
+      fs::path blob = installer.fetch(blob_ref(ref, "sync_dns"));
+      write_file_atomic(options.base_dir / "instance/dns/records.json", read_file(blob));
+      return plugin::Json(std::string("synced"));
+    };
+    sync_handlers["shutdown"] = [this](const auto&) {
+      std::thread([this] {
+        std::this_thread::sleep_for(std::chrono::milliseconds(200));  // let the reply go out first
+        stop();
+      }).detach();
+      return plugin::Json(std::string("shutdown"));
+    };
     async_handlers["apply"] = [this](const Poco::JSON::Array::Ptr& args) { return apply(args); };
     async_handlers["compile_package"] = [this](const Poco::JSON::Array::Ptr& args) { return compile_package(args); };
     sync_handlers["ping"] = [](const auto&) { return plugin::Json(std::string("pong")); };

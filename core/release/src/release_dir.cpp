@@ -8,7 +8,7 @@
 #include <set>
 
 #include "bosh/common/error.hpp"
-#include "bosh/release/glob.hpp"
+#include "bosh/common/glob.hpp"
 
 namespace bosh::release {
 

@@ -9,7 +9,10 @@
 #include "../../peers/nats_server.hpp"
 #include "bosh/blobstore/blobstore.hpp"
 #include "bosh/common/archive.hpp"
+#include "bosh/common/digest.hpp"
 #include "bosh/common/json.hpp"
+
+#include <Poco/Base64Encoder.h>
 #include "bosh/plugin/testing/null_host.hpp"
 #include "bosh/mbus/agent_client.hpp"
 #include "bosh/mbus/envelope.hpp"
@@ -385,5 +388,108 @@ TEST_SUITE("integration") {
     int pid = std::stoi(bosh::read_file(pidfile));
     CHECK(agent.process->stop() == 0);
     ::kill(pid, SIGKILL);
+  }
+
+  TEST_CASE("agent: drain / lifecycle scripts / errands / logs / disks / blobs and shutdown") {
+    NatsServer server;
+    RunningAgent agent("agent-life", server.url());
+    bosh::mbus::NatsConnection director({server.url()});
+    AgentClient client(director, "agent-life");
+    wait_for(client);
+    const fs::path base = agent.base.path();
+    bosh::plugin::testing::NullHostServices host;
+    auto store = bosh::blobstore::make_local_blobstore(
+        host, bosh::parse_json("{\"blobstore_path\": \"" + (base / "blobs").string() + "\"}", "opts"));
+    bosh::TempDir work("bosh-life");
+    auto script = [&](const std::string& rel, const std::string& body) {
+      fs::path p = work.path() / rel;
+      fs::create_directories(p.parent_path());
+      bosh::write_file_atomic(p, "#!/bin/sh\n" + body);
+      fs::permissions(p, fs::perms(0755));
+      return bosh::TarInput{rel, p};
+    };
+    fs::path archive = work.path() / "rendered.tgz";
+    bosh::create_tgz_from({script("tasks/bin/drain", "echo \"$1 $2\" > " + (work.path() / "drain-args").string() + "\necho 7\n"),
+                           script("tasks/bin/pre-start", "echo pre-start ran; echo to-stderr >&2\n"),
+                           script("tasks/bin/post-start", "exit 4\n"),
+                           script("tasks/bin/run", "echo errand out; echo errand err >&2; exit 3\n")},
+                          archive);
+    auto stored = bosh::blobstore::put_file(*store, archive, bosh::DigestAlgorithm::sha1);
+    std::string spec = "[{\"deployment\": \"demo\", \"job\": {\"name\": \"tasks\", \"templates\": [{\"name\": "
+                       "\"tasks\"}]}, \"packages\": {}, \"configuration_hash\": \"h1\", "
+                       "\"rendered_templates_archive\": {\"blobstore_id\": \"" + stored.id + "\", \"sha1\": \"" +
+                       stored.digest.to_string() + "\"}}]";
+    REQUIRE(client.run("apply", bosh::parse_json(spec, "spec"), 60s, 50ms).toString() == "applied");
+
+    // drain: the script's integer; its arguments say what changes.
+    CHECK(client.run("drain", bosh::parse_json("[\"update\", {\"configuration_hash\": \"h2\"}]", "a"), 30s, 50ms)
+              .convert<long long>() == 7);
+    CHECK(bosh::read_file(work.path() / "drain-args") == "job_changed hash_changed\n");
+    CHECK_THROWS_WITH_AS(client.run("drain", bosh::parse_json("[\"sideways\"]", "a"), 30s, 50ms),
+                         doctest::Contains("drain: type 'sideways' is not update, shutdown or status"),
+                         bosh::mbus::AgentError);
+
+    // Lifecycle scripts: output to sys/log/<job>; failures named with exit codes.
+    auto ran = bosh::as_object(client.run("run_script", bosh::parse_json("[\"pre-start\", {}]", "a"), 30s, 50ms), "r");
+    CHECK(ran->getValue<std::string>("tasks") == "executed");
+    CHECK(bosh::read_file(base / "sys/log/tasks/pre-start.stdout.log") == "pre-start ran\n");
+    CHECK_THROWS_WITH_AS(client.run("run_script", bosh::parse_json("[\"post-start\", {}]", "a"), 30s, 50ms),
+                         doctest::Contains("1 of 1 post-start scripts failed. Failed jobs: tasks (exit 4)"),
+                         bosh::mbus::AgentError);
+
+    // Errands report exit code and output.
+    auto errand = bosh::as_object(client.run("run_errand", bosh::parse_json("[\"tasks\"]", "a"), 30s, 50ms), "e");
+    CHECK(errand->getValue<int>("exit_code") == 3);
+    CHECK(errand->getValue<std::string>("stdout") == "errand out\n");
+    CHECK(errand->getValue<std::string>("stderr") == "errand err\n");
+
+    // fetch_logs: a tarball of the job logs in the blobstore, filters applied.
+    auto logs = bosh::as_object(client.run("fetch_logs", bosh::parse_json("[\"job\", [\"**/*.stdout.log\"]]", "a"), 30s, 50ms), "l");
+    fs::path fetched = work.path() / "logs.tgz";
+    bosh::blobstore::get_file(*store, logs->getValue<std::string>("blobstore_id"), fetched,
+                              bosh::Digest::parse(logs->getValue<std::string>("sha1")));
+    CHECK(bosh::read_tgz_entry(fetched, "tasks/pre-start.stdout.log") == "pre-start ran\n");
+    CHECK_THROWS(bosh::read_tgz_entry(fetched, "tasks/pre-start.stderr.log"));
+
+    // Persistent disks: directories here, mounted at store/; migrate copies with metadata.
+    fs::path disk1 = work.path() / "disk-1", disk2 = work.path() / "disk-2";
+    fs::create_directories(disk1);
+    fs::create_directories(disk2);
+    client.run("add_persistent_disk", bosh::parse_json("[\"disk-1\", \"" + disk1.string() + "\"]", "a"), 30s, 50ms);
+    client.run("add_persistent_disk", bosh::parse_json("[\"disk-2\", {\"path\": \"" + disk2.string() + "\"}]", "a"), 30s, 50ms);
+    client.run("mount_disk", bosh::parse_json("[\"disk-1\"]", "a"), 30s, 50ms);
+    CHECK(bosh::to_json(client.send("list_disk", bosh::plugin::json_array())) == "[\"disk-1\"]");
+    bosh::write_file_atomic(base / "store/data.txt", "persisted\n");
+    fs::permissions(base / "store/data.txt", fs::perms(0600));
+    CHECK(bosh::read_file(disk1 / "data.txt") == "persisted\n");
+    client.run("migrate_disk", bosh::parse_json("[\"disk-1\", \"disk-2\"]", "a"), 30s, 50ms);
+    CHECK(bosh::read_file(disk2 / "data.txt") == "persisted\n");
+    CHECK((fs::status(disk2 / "data.txt").permissions() & fs::perms::all) == fs::perms(0600));
+    CHECK(bosh::to_json(client.send("list_disk", bosh::plugin::json_array())) == "[\"disk-2\"]");
+    auto unmounted = bosh::as_object(client.run("unmount_disk", bosh::parse_json("[\"disk-2\"]", "a"), 30s, 50ms), "u");
+    CHECK(unmounted->getValue<std::string>("message") == "Unmounted partition of disk-2");
+    CHECK(bosh::to_json(client.send("list_disk", bosh::plugin::json_array())) == "[]");
+    CHECK(fs::is_directory(base / "store"));
+    CHECK_FALSE(fs::is_symlink(base / "store"));
+
+    // upload_blob checks its payload; sync_dns writes the records.
+    std::string payload = "{\"records\": [[\"10.0.0.5\", \"web-0.demo\"]]}";
+    std::ostringstream b64;
+    {
+      Poco::Base64Encoder enc(b64);
+      enc << payload;
+    }
+    std::string up = "[{\"blob_id\": \"dns-1\", \"checksum\": \"" + bosh::sha1_hex(payload) + "\", \"payload\": \"" + b64.str() + "\"}]";
+    client.run("upload_blob", bosh::parse_json(up, "a"), 30s, 50ms);
+    CHECK(client.send("sync_dns", bosh::parse_json("[\"dns-1\", \"" + bosh::sha1_hex(payload) + "\", 1]", "a")).toString() == "synced");
+    CHECK(bosh::read_file(base / "instance/dns/records.json") == payload);
+    std::string bad = "[{\"blob_id\": \"dns-2\", \"checksum\": \"" + bosh::sha1_hex("other") + "\", \"payload\": \"" + b64.str() + "\"}]";
+    const std::string bad_message = "upload_blob dns-2: payload has sha1 " + bosh::sha1_hex(payload);
+    CHECK_THROWS_WITH_AS(client.run("upload_blob", bosh::parse_json(bad, "a"), 30s, 50ms),
+                         doctest::Contains(bad_message.c_str()), bosh::mbus::AgentError);
+
+    // shutdown: answered, then the agent exits.
+    CHECK(client.send("shutdown", bosh::plugin::json_array()).toString() == "shutdown");
+    CHECK(eventually([&] { return !agent.process->running(); }, 10s));
   }
 }

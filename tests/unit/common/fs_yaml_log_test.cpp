@@ -110,3 +110,17 @@ TEST_SUITE("unit") {
     CHECK(bosh::log::redact_url("https://10.0.0.6:25555") == "https://10.0.0.6:25555");
   }
 }
+
+#include "bosh/common/glob.hpp"
+
+TEST_SUITE("unit") {
+  TEST_CASE("glob_match: components / double star and alternatives") {
+    CHECK(bosh::glob_match("**/*", "web/web.stdout.log"));
+    CHECK(bosh::glob_match("**/*", "top.log"));
+    CHECK(bosh::glob_match("web/*.log", "web/a.log"));
+    CHECK_FALSE(bosh::glob_match("web/*.log", "web/sub/a.log"));
+    CHECK(bosh::glob_match("web/**/*.log", "web/sub/deeper/a.log"));
+    CHECK(bosh::glob_match("{web,db}/*.log", "db/x.log"));
+    CHECK_FALSE(bosh::glob_match("*.log", "a.txt"));
+  }
+}

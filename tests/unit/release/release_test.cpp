@@ -13,7 +13,7 @@
 #include "bosh/common/json.hpp"
 #include "bosh/common/yaml.hpp"
 #include "bosh/release/create.hpp"
-#include "bosh/release/glob.hpp"
+#include "bosh/common/glob.hpp"
 #include "bosh/release/index.hpp"
 #include "bosh/release/release_dir.hpp"
 #include "bosh/release/tarball.hpp"
@@ -21,6 +21,7 @@
 
 namespace fs = std::filesystem;
 using namespace bosh::release;
+using bosh::recursive_glob;
 
 namespace {
 

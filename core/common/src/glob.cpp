@@ -1,4 +1,4 @@
-#include "bosh/release/glob.hpp"
+#include "bosh/common/glob.hpp"
 
 #include <fnmatch.h>
 
@@ -6,7 +6,7 @@
 #include <set>
 #include <string>
 
-namespace bosh::release {
+namespace bosh {
 
 namespace fs = std::filesystem;
 
@@ -106,6 +106,26 @@ bool match_component(std::string_view pattern, std::string_view name) {
   return false;
 }
 
+namespace {
+bool match_parts(const std::vector<std::string>& pat, std::size_t i, const std::vector<std::string>& path,
+                 std::size_t j) {
+  if (i == pat.size()) return j == path.size();
+  if (pat[i] == "**") {
+    for (std::size_t k = j; k <= path.size(); ++k)
+      if (match_parts(pat, i + 1, path, k)) return true;
+    return false;
+  }
+  return j < path.size() && match_component(pat[i], path[j]) && match_parts(pat, i + 1, path, j + 1);
+}
+}  // namespace
+
+bool glob_match(std::string_view pattern, std::string_view path) {
+  const auto parts = split(path);
+  for (const auto& alt : expand_braces(std::string(pattern)))
+    if (match_parts(split(alt), 0, parts, 0)) return true;
+  return false;
+}
+
 std::vector<fs::path> recursive_glob(const fs::path& base, std::string_view pattern) {
   std::set<fs::path> out;
   // Alternatives may contain '/', so expand them before splitting.
@@ -113,4 +133,4 @@ std::vector<fs::path> recursive_glob(const fs::path& base, std::string_view patt
   return {out.begin(), out.end()};
 }
 
-}  // namespace bosh::release
+}  // namespace bosh
