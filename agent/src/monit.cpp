@@ -145,8 +145,13 @@ void Monit::start_daemon() {
       fmt::arg("alert_port", config_.alert_port), fmt::arg("http_port", config_.http_port), fmt::arg("user", user_),
       fmt::arg("password", password_));
   write_file_atomic(dir / "monitrc", rc, fs::perms::owner_read | fs::perms::owner_write);
+  // monit belongs to its agent: same process group (stopping the VM's tree
+  // stops it) and gone if the agent dies. The jobs it starts live on.
+  ProcessOptions po;
+  po.own_process_group = false;
+  po.die_with_parent = true;
   process_ = std::make_unique<BackgroundProcess>(
-      std::vector<std::string>{"monit", "-I", "-c", (dir / "monitrc").string()}, dir / "monit.out");
+      std::vector<std::string>{"monit", "-I", "-c", (dir / "monitrc").string()}, dir / "monit.out", po);
   for (int i = 0; i < 500; ++i) {
     try {
       plugin::HttpRequest req;

@@ -4,6 +4,7 @@
 #include <csignal>
 #include <cstring>
 #include <fcntl.h>
+#include <sys/prctl.h>
 #include <poll.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -195,7 +196,8 @@ pid_t spawn(const std::vector<std::string>& argv, const ProcessOptions& options,
   if (pid < 0) throw Error(fmt::format("cannot run '{}': fork: {}", program, std::strerror(errno)));
   if (pid == 0) {
     // Child: async-signal-safe calls only.
-    ::setpgid(0, 0);
+    if (options.own_process_group) ::setpgid(0, 0);
+    if (options.die_with_parent) ::prctl(PR_SET_PDEATHSIG, SIGKILL);
     struct sigaction dfl {};
     dfl.sa_handler = SIG_DFL;
     for (int sig = 1; sig < NSIG; ++sig) {
@@ -223,7 +225,7 @@ pid_t spawn(const std::vector<std::string>& argv, const ProcessOptions& options,
   }
 
   // Parent.
-  ::setpgid(pid, pid);  // also done in the child; whichever runs first wins
+  if (options.own_process_group) ::setpgid(pid, pid);  // also done in the child; whichever runs first wins
   status.write.reset();
 
   ChildFailure failure{};
@@ -381,6 +383,7 @@ BackgroundProcess::BackgroundProcess(const std::vector<std::string>& argv, const
   Fd log(::open(log_file.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644));
   if (!log.valid()) throw IoError(fmt::format("{}: cannot write: {}", log_file.string(), std::strerror(errno)));
   pid_ = spawn(argv, options, null_in.get(), log.get(), log.get());
+  group_ = options.own_process_group;
 }
 
 BackgroundProcess::~BackgroundProcess() { stop(); }
@@ -399,11 +402,11 @@ bool BackgroundProcess::running() {
 
 int BackgroundProcess::stop(std::chrono::milliseconds grace) {
   if (pid_ <= 0) return exit_code_;
-  ::kill(-pid_, SIGTERM);
+  ::kill(group_ ? -pid_ : pid_, SIGTERM);
   const auto give_up = Clock::now() + grace;
   while (running() && Clock::now() < give_up) ::usleep(10000);
   if (pid_ > 0) {
-    ::kill(-pid_, SIGKILL);
+    ::kill(group_ ? -pid_ : pid_, SIGKILL);
     int wstatus = 0;
     while (::waitpid(pid_, &wstatus, 0) < 0 && errno == EINTR) {
     }

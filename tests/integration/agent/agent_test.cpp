@@ -492,4 +492,23 @@ TEST_SUITE("integration") {
     CHECK(client.send("shutdown", bosh::plugin::json_array()).toString() == "shutdown");
     CHECK(eventually([&] { return !agent.process->running(); }, 10s));
   }
+
+  TEST_CASE("agent: its monit does not outlive a killed agent") {
+    NatsServer server;
+    RunningAgent agent("agent-kill", server.url());
+    bosh::mbus::NatsConnection director({server.url()});
+    AgentClient client(director, "agent-kill");
+    wait_for(client);
+    int monit_pid = 0;
+    REQUIRE(eventually([&] {
+      try {
+        monit_pid = std::stoi(bosh::read_file(agent.base.path() / "monit/monit.pid"));
+      } catch (const std::exception&) {
+      }
+      return monit_pid > 0;
+    }, 10s));
+    CHECK(::kill(monit_pid, 0) == 0);
+    ::kill(agent.process->pid(), SIGKILL);
+    CHECK(eventually([&] { return ::kill(monit_pid, 0) != 0; }, 10s));
+  }
 }

@@ -17,6 +17,8 @@ struct ProcessOptions {
   std::map<std::string, std::string> env;               // used when clear_env
   std::string stdin_data;                                // fed to the child, then EOF
   std::chrono::milliseconds timeout{0};                  // 0 = none
+  bool own_process_group = true;                         // false: stay in the caller's group
+  bool die_with_parent = false;                          // SIGKILL the child if its parent dies (Linux)
 };
 
 struct ProcessResult {
@@ -52,6 +54,7 @@ class BackgroundProcess {
  private:
   std::string name_;
   int pid_ = -1;
+  bool group_ = true;  // signals go to the whole process group
   int exit_code_ = 0;
 };
 
