@@ -99,5 +99,6 @@ void print_command_help(const CommandSpec& command, Ui& ui);
 void register_misc_commands(CommandTable& table);
 void register_director_commands(CommandTable& table);
 void register_release_commands(CommandTable& table);
+void register_agent_commands(CommandTable& table);
 
 }  // namespace bosh::cli

@@ -57,7 +57,8 @@ plugin::Json AgentClient::send(const std::string& method, const plugin::Json& ar
 plugin::Json AgentClient::run(const std::string& method, const plugin::Json& arguments,
                               std::chrono::milliseconds timeout, std::chrono::milliseconds poll) {
   const auto deadline = std::chrono::steady_clock::now() + timeout;
-  plugin::Json value = send(method, arguments);
+  const auto per_message = std::min<std::chrono::milliseconds>(timeout, std::chrono::seconds(45));
+  plugin::Json value = send(method, arguments, per_message);
   while (auto task = running_task_id(value)) {
     if (std::chrono::steady_clock::now() >= deadline) {
       try {
@@ -68,7 +69,7 @@ plugin::Json AgentClient::run(const std::string& method, const plugin::Json& arg
                                     std::chrono::duration<double>(timeout).count()));
     }
     std::this_thread::sleep_for(poll);
-    value = send("get_task", args({*task}));
+    value = send("get_task", args({*task}), per_message);
   }
   return value;
 }
