@@ -666,6 +666,10 @@ struct Agent::Impl {
     } catch (const std::exception& e) {
       return mbus::encode_exception(e.what());
     }
+    return handle_request(request);
+  }
+
+  std::string handle_request(const mbus::Request& request) {
     try {
       Poco::JSON::Array::Ptr args = request.arguments.extract<Poco::JSON::Array::Ptr>();
       if (auto it = sync_handlers.find(request.method); it != sync_handlers.end())
@@ -715,12 +719,21 @@ struct Agent::Impl {
       monit->start_daemon();
     }
     auto sub = nats->subscribe("agent." + id, [this](const mbus::Message& m) {
-      auto reply_to = mbus::peek_reply_to(m.data);
-      if (!reply_to) {  // BOSH drops messages without a reply_to
+      std::string reply_to, reply;
+      try {
+        mbus::Request request = mbus::decode_request(m.data);
+        reply_to = request.reply_to;
+        if (!reply_to.empty()) reply = handle_request(request);
+      } catch (const std::exception& e) {
+        // Malformed: tell the sender what is wrong, if it said where to.
+        reply_to = mbus::peek_reply_to(m.data).value_or("");
+        reply = mbus::encode_exception(e.what());
+      }
+      if (reply_to.empty()) {  // BOSH drops messages without a reply_to
         log::warn(kLog, "dropping a message without reply_to on {}", m.subject);
         return;
       }
-      nats->publish(*reply_to, handle(m.data));
+      nats->publish(reply_to, reply);
     });
     log::info(kLog, "agent {} serving on agent.{}", id, id);
     std::unique_lock lock(mutex);

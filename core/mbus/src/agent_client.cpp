@@ -1,8 +1,5 @@
 #include "bosh/mbus/agent_client.hpp"
 
-#include <condition_variable>
-#include <mutex>
-#include <optional>
 #include <random>
 #include <thread>
 
@@ -24,31 +21,39 @@ plugin::Json args(std::initializer_list<plugin::Json> items) {
 }  // namespace
 
 AgentClient::AgentClient(NatsConnection& nats, std::string agent_id, std::string director_uuid)
-    : nats_(nats), agent_id_(std::move(agent_id)), director_uuid_(std::move(director_uuid)) {}
+    : nats_(nats), agent_id_(std::move(agent_id)), director_uuid_(std::move(director_uuid)) {
+  replies_ = nats_.subscribe("director." + director_uuid_ + "." + agent_id_ + ".*", [this](const Message& m) {
+    std::lock_guard lock(mutex_);
+    auto it = pending_.find(m.subject);
+    if (it == pending_.end() || it->second) return;  // late or duplicate
+    it->second = m.data;
+    replied_.notify_all();
+  });
+}
+
+AgentClient::~AgentClient() { replies_.reset(); }
 
 plugin::Json AgentClient::send(const std::string& method, const plugin::Json& arguments,
                                std::chrono::milliseconds timeout) {
   const std::string reply_to = "director." + director_uuid_ + "." + agent_id_ + "." + random_suffix();
-  std::mutex mutex;
-  std::condition_variable cv;
-  std::optional<std::string> reply;
-  auto sub = nats_.subscribe(reply_to, [&](const Message& m) {
-    std::lock_guard lock(mutex);
-    if (!reply) reply = m.data;
-    cv.notify_all();
-  });
+  {
+    std::lock_guard lock(mutex_);
+    pending_.emplace(reply_to, std::nullopt);
+  }
   Request request;
   request.method = method;
   request.arguments = arguments;
   request.reply_to = reply_to;
   nats_.publish("agent." + agent_id_, encode_request(request));
-  std::unique_lock lock(mutex);
-  if (!cv.wait_for(lock, timeout, [&] { return reply.has_value(); }))
+  std::unique_lock lock(mutex_);
+  const bool answered = replied_.wait_for(lock, timeout, [&] { return pending_.at(reply_to).has_value(); });
+  std::optional<std::string> reply = pending_.at(reply_to);
+  pending_.erase(reply_to);
+  lock.unlock();
+  if (!answered)
     throw MbusTimeout(fmt::format("agent {} did not answer '{}' within {} s", agent_id_, method,
                                   std::chrono::duration<double>(timeout).count()));
-  std::string text = *reply;
-  lock.unlock();
-  sub->unsubscribe();
+  const std::string& text = *reply;
   Reply decoded = decode_reply(text);
   if (decoded.exception) throw AgentError(fmt::format("agent {}: {}: {}", agent_id_, method, *decoded.exception));
   return *decoded.value;

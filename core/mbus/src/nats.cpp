@@ -112,6 +112,7 @@ NatsConnection::NatsConnection(const NatsOptions& options) : impl_(std::make_uni
   if (options.cert_file && options.key_file)
     check(natsOptions_LoadCertificatesChain(o, options.cert_file->c_str(), options.key_file->c_str()),
           what + ": client certificate " + options.cert_file->string());
+  check(natsOptions_SetSendAsap(o, options.send_asap), what);
   if (options.retry_initial_connect) check(natsOptions_SetRetryOnFailedConnect(o, true, nullptr, nullptr), what);
   natsStatus s = natsConnection_Connect(&impl_->conn, o);
   if (s == NATS_NOT_YET_CONNECTED) return;  // retrying in the background

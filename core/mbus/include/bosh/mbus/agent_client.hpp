@@ -3,6 +3,11 @@
 #pragma once
 
 #include <chrono>
+#include <condition_variable>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
 #include <string>
 
 #include "bosh/mbus/nats.hpp"
@@ -18,7 +23,9 @@ class AgentError : public MbusError {
 
 class AgentClient {
  public:
+  // Subscribes once to director.<uuid>.<agent_id>.* for every reply.
   AgentClient(NatsConnection& nats, std::string agent_id, std::string director_uuid = "director");
+  ~AgentClient();
 
   // One message: publishes on agent.<id> with a reply_to of
   // director.<uuid>.<agent id>.<random> and waits for the reply's value.
@@ -40,6 +47,10 @@ class AgentClient {
   NatsConnection& nats_;
   std::string agent_id_;
   std::string director_uuid_;
+  std::mutex mutex_;
+  std::condition_variable replied_;
+  std::map<std::string, std::optional<std::string>> pending_;  // reply subject -> reply
+  std::unique_ptr<Subscription> replies_;
 };
 
 }  // namespace bosh::mbus

@@ -38,6 +38,7 @@ struct NatsOptions {
   std::chrono::milliseconds reconnect_base{100};  // backoff: base * 2^attempt, capped
   std::chrono::milliseconds reconnect_cap{5000};
   bool retry_initial_connect = false;  // keep trying in the background instead of failing
+  bool send_asap = true;  // write each message at once instead of batching (small, latency-bound traffic)
 };
 
 struct Message {
