@@ -689,7 +689,6 @@ struct Agent::Impl {
     mbus::NatsOptions o;
     o.url = settings.mbus;
     o.name = "bosh-agent " + settings.agent_id;
-    o.retry_initial_connect = true;  // the bus may come up after us; keep trying
     if (settings.mbus_cert) {
       const fs::path dir = options.base_dir / "bosh/mbus";
       const auto secret = fs::perms::owner_read | fs::perms::owner_write;
@@ -711,7 +710,18 @@ struct Agent::Impl {
     if (settings.mbus.rfind("nats://", 0) != 0 && settings.mbus.rfind("tls://", 0) != 0)
       fail<InputError>("{}: mbus '{}' is not a nats:// URL (the HTTPS mbus is not served yet)",
                        options.settings_file.string(), log::redact_url(settings.mbus));
-    nats = std::make_unique<mbus::NatsConnection>(nats_options());
+    // The bus may be down, or refuse us (credentials, CA): say why, wait, try again.
+    std::chrono::milliseconds wait{250};
+    while (!nats) {
+      try {
+        nats = std::make_unique<mbus::NatsConnection>(nats_options());
+      } catch (const mbus::MbusError& e) {
+        log::error(kLog, "{} (retrying in {} ms)", e.what(), wait.count());
+        std::unique_lock lock(mutex);
+        if (stop_cv.wait_for(lock, wait, [this] { return stopping; })) return;
+        wait = std::min<std::chrono::milliseconds>(wait * 2, std::chrono::seconds(30));
+      }
+    }
     const std::string id = settings.agent_id;
     if (options.run_monit) {
       smtp = std::make_unique<SmtpReceiver>(options.alert_port, [this](const std::string& mail) { on_monit_mail(mail); });

@@ -511,4 +511,33 @@ TEST_SUITE("integration") {
     ::kill(agent.process->pid(), SIGKILL);
     CHECK(eventually([&] { return ::kill(monit_pid, 0) != 0; }, 10s));
   }
+
+  TEST_CASE("agent: state survives a restart and wrong credentials are retried with a clear log") {
+    NatsServer server;
+    RunningAgent agent("agent-restart", server.url("wrong-password"));
+    std::this_thread::sleep_for(1s);
+    CHECK(agent.process->running());  // no crash: it keeps retrying
+    CHECK(eventually([&] { return agent.log().find("Authorization Violation") != std::string::npos; }, 10s));
+    CHECK(agent.log().find("wrong-password") == std::string::npos);
+    agent.process->stop();
+
+    bosh::write_file_atomic(agent.base.path() / "bosh/settings.json",
+                            bosh::read_file(agent.base.path() / "bosh/settings.json").replace(
+                                bosh::read_file(agent.base.path() / "bosh/settings.json").find("wrong-password"),
+                                14, NatsServer::kPassword));
+    agent.start();
+    bosh::mbus::NatsConnection director({server.url()});
+    AgentClient client(director, "agent-restart");
+    wait_for(client);
+    fs::path disk = agent.base.path() / "disk-a";
+    fs::create_directories(disk);
+    client.run("add_persistent_disk", bosh::parse_json("[\"disk-a\", \"" + disk.string() + "\"]", "a"), 30s, 50ms);
+    client.run("mount_disk", bosh::parse_json("[\"disk-a\"]", "a"), 30s, 50ms);
+    client.run("apply", bosh::parse_json("[{\"deployment\": \"kept\", \"packages\": {}}]", "a"), 30s, 50ms);
+    agent.process->stop();
+    agent.start();
+    wait_for(client);
+    CHECK(bosh::as_object(client.get_state(), "s")->getValue<std::string>("deployment") == "kept");
+    CHECK(bosh::to_json(client.send("list_disk", bosh::plugin::json_array())) == "[\"disk-a\"]");
+  }
 }
