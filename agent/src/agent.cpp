@@ -14,6 +14,7 @@
 #include "bosh/mbus/envelope.hpp"
 #include "bosh/mbus/nats.hpp"
 #include "alerts.hpp"
+#include "https_mbus.hpp"
 #include "installer.hpp"
 #include "bosh/blobstore/blobstore.hpp"
 #include "bosh/common/archive.hpp"
@@ -23,6 +24,7 @@
 #include "bosh/common/glob.hpp"
 
 #include <Poco/Base64Decoder.h>
+#include <Poco/URI.h>
 
 #include <fstream>
 #include <set>
@@ -146,7 +148,11 @@ struct Agent::Impl {
 
   void on_monit_mail(const std::string& mail) {
     auto alert = parse_monit_mail(mail, ips());
-    if (!alert || !nats) return;
+    if (!alert) return;
+    if (!nats) {
+      log::warn(kLog, "alert (no bus to send it on): {}", alert->title);
+      return;
+    }
     Poco::JSON::Object::Ptr a = new Poco::JSON::Object;
     a->set("id", alert->id);
     a->set("severity", alert->severity);
@@ -706,9 +712,47 @@ struct Agent::Impl {
     return o;
   }
 
+  void start_monit() {
+    if (!options.run_monit) return;
+    smtp = std::make_unique<SmtpReceiver>(options.alert_port, [this](const std::string& mail) { on_monit_mail(mail); });
+    monit = std::make_unique<Monit>(Monit::Config{options.base_dir, options.monit_port, smtp->port(), options.monit_poll});
+    monit->start_daemon();
+  }
+
+  void stop_monit() {
+    if (monit) monit->stop_daemon();
+    smtp.reset();
+  }
+
+  // Bootstrap: no NATS; the director (or `bosh micro`) comes to us over HTTPS.
+  void run_https() {
+    const fs::path dir = options.base_dir / "bosh/mbus";
+    const auto secret = fs::perms::owner_read | fs::perms::owner_write;
+    HttpsMbus::Config config;
+    config.url = settings.mbus;
+    config.cert_file = dir / "https.pem";
+    config.key_file = dir / "https.key";
+    if (settings.mbus_cert && !settings.mbus_cert->certificate.empty()) {
+      write_file_atomic(config.cert_file, settings.mbus_cert->certificate, secret);
+      write_file_atomic(config.key_file, settings.mbus_cert->private_key, secret);
+    } else {
+      make_self_signed_certificate(config.cert_file, config.key_file, Poco::URI(settings.mbus).getHost());
+    }
+    config.handle = [this](const std::string& text) { return handle(text); };
+    config.blobstore = [this]() -> plugin::Blobstore& { return blobstore(); };
+    HttpsMbus server(config);
+    start_monit();
+    log::info(kLog, "agent {} serving HTTPS on port {}", settings.agent_id, server.port());
+    std::unique_lock lock(mutex);
+    stop_cv.wait(lock, [this] { return stopping; });
+    lock.unlock();
+    stop_monit();
+  }
+
   void run() {
+    if (settings.mbus.rfind("https://", 0) == 0) return run_https();
     if (settings.mbus.rfind("nats://", 0) != 0 && settings.mbus.rfind("tls://", 0) != 0)
-      fail<InputError>("{}: mbus '{}' is not a nats:// URL (the HTTPS mbus is not served yet)",
+      fail<InputError>("{}: mbus '{}' is neither a nats:// (tls://) nor an https:// URL",
                        options.settings_file.string(), log::redact_url(settings.mbus));
     // The bus may be down, or refuse us (credentials, CA): say why, wait, try again.
     std::chrono::milliseconds wait{250};
@@ -723,11 +767,7 @@ struct Agent::Impl {
       }
     }
     const std::string id = settings.agent_id;
-    if (options.run_monit) {
-      smtp = std::make_unique<SmtpReceiver>(options.alert_port, [this](const std::string& mail) { on_monit_mail(mail); });
-      monit = std::make_unique<Monit>(Monit::Config{options.base_dir, options.monit_port, smtp->port(), options.monit_poll});
-      monit->start_daemon();
-    }
+    start_monit();
     auto sub = nats->subscribe("agent." + id, [this](const mbus::Message& m) {
       std::string reply_to, reply;
       try {
@@ -759,8 +799,7 @@ struct Agent::Impl {
     }
     lock.unlock();
     sub.reset();
-    if (monit) monit->stop_daemon();
-    smtp.reset();
+    stop_monit();
     nats.reset();
   }
 

@@ -3,6 +3,8 @@
 #include <random>
 #include <thread>
 
+#include "bosh/common/http.hpp"
+#include "bosh/common/log.hpp"
 #include "bosh/mbus/envelope.hpp"
 
 namespace bosh::mbus {
@@ -20,7 +22,7 @@ plugin::Json args(std::initializer_list<plugin::Json> items) {
 }
 }  // namespace
 
-AgentClient::AgentClient(NatsConnection& nats, std::string agent_id, std::string director_uuid)
+NatsAgentTransport::NatsAgentTransport(NatsConnection& nats, std::string agent_id, std::string director_uuid)
     : nats_(nats), agent_id_(std::move(agent_id)), director_uuid_(std::move(director_uuid)) {
   replies_ = nats_.subscribe("director." + director_uuid_ + "." + agent_id_ + ".*", [this](const Message& m) {
     std::lock_guard lock(mutex_);
@@ -31,29 +33,67 @@ AgentClient::AgentClient(NatsConnection& nats, std::string agent_id, std::string
   });
 }
 
-AgentClient::~AgentClient() { replies_.reset(); }
+NatsAgentTransport::~NatsAgentTransport() { replies_.reset(); }
+
+std::string NatsAgentTransport::call(Request request, std::chrono::milliseconds timeout) {
+  request.reply_to = "director." + director_uuid_ + "." + agent_id_ + "." + random_suffix();
+  {
+    std::lock_guard lock(mutex_);
+    pending_.emplace(request.reply_to, std::nullopt);
+  }
+  nats_.publish("agent." + agent_id_, encode_request(request));
+  std::unique_lock lock(mutex_);
+  const bool answered = replied_.wait_for(lock, timeout, [&] { return pending_.at(request.reply_to).has_value(); });
+  std::optional<std::string> reply = pending_.at(request.reply_to);
+  pending_.erase(request.reply_to);
+  if (!answered)
+    throw MbusTimeout(fmt::format("agent {} did not answer '{}' within {} s", agent_id_, request.method,
+                                  std::chrono::duration<double>(timeout).count()));
+  return *reply;
+}
+
+HttpsAgentTransport::HttpsAgentTransport(std::string url, std::string ca_pem)
+    : url_(std::move(url)), ca_pem_(std::move(ca_pem)) {
+  while (!url_.empty() && url_.back() == '/') url_.pop_back();
+}
+
+std::string HttpsAgentTransport::call(Request request, std::chrono::milliseconds timeout) {
+  request.reply_to = "https";
+  plugin::HttpRequest http;
+  http.method = "POST";
+  http.url = url_ + "/agent";
+  http.headers["Content-Type"] = "application/json";
+  http.body = encode_request(request);
+  http.timeout = std::chrono::duration_cast<std::chrono::seconds>(timeout) + std::chrono::seconds(1);
+  if (!ca_pem_.empty())
+    http.ca_cert_pem = ca_pem_;
+  else
+    http.verify_tls = false;
+  plugin::HttpResponse response;
+  try {
+    response = http_request(http);
+  } catch (const bosh::Error& e) {
+    throw MbusTimeout(fmt::format("agent at {} did not answer '{}': {}", log::redact_url(url_), request.method, e.what()));
+  }
+  if (response.status == 401) throw MbusError(fmt::format("agent at {}: wrong credentials", log::redact_url(url_)));
+  if (response.status != 200)
+    throw MbusError(fmt::format("agent at {}: HTTP {} for '{}'", log::redact_url(url_), response.status, request.method));
+  return response.body;
+}
+
+AgentClient::AgentClient(NatsConnection& nats, std::string agent_id, std::string director_uuid)
+    : transport_(std::make_unique<NatsAgentTransport>(nats, agent_id, std::move(director_uuid))),
+      agent_id_(std::move(agent_id)) {}
+
+AgentClient::AgentClient(std::unique_ptr<AgentTransport> transport, std::string agent_id)
+    : transport_(std::move(transport)), agent_id_(std::move(agent_id)) {}
 
 plugin::Json AgentClient::send(const std::string& method, const plugin::Json& arguments,
                                std::chrono::milliseconds timeout) {
-  const std::string reply_to = "director." + director_uuid_ + "." + agent_id_ + "." + random_suffix();
-  {
-    std::lock_guard lock(mutex_);
-    pending_.emplace(reply_to, std::nullopt);
-  }
   Request request;
   request.method = method;
   request.arguments = arguments;
-  request.reply_to = reply_to;
-  nats_.publish("agent." + agent_id_, encode_request(request));
-  std::unique_lock lock(mutex_);
-  const bool answered = replied_.wait_for(lock, timeout, [&] { return pending_.at(reply_to).has_value(); });
-  std::optional<std::string> reply = pending_.at(reply_to);
-  pending_.erase(reply_to);
-  lock.unlock();
-  if (!answered)
-    throw MbusTimeout(fmt::format("agent {} did not answer '{}' within {} s", agent_id_, method,
-                                  std::chrono::duration<double>(timeout).count()));
-  const std::string& text = *reply;
+  const std::string text = transport_->call(std::move(request), timeout);
   Reply decoded = decode_reply(text);
   if (decoded.exception) throw AgentError(fmt::format("agent {}: {}: {}", agent_id_, method, *decoded.exception));
   return *decoded.value;

@@ -10,6 +10,7 @@
 #include "bosh/blobstore/blobstore.hpp"
 #include "bosh/common/archive.hpp"
 #include "bosh/common/digest.hpp"
+#include "bosh/common/http.hpp"
 #include "bosh/common/json.hpp"
 
 #include <Poco/Base64Encoder.h>
@@ -539,5 +540,32 @@ TEST_SUITE("integration") {
     wait_for(client);
     CHECK(bosh::as_object(client.get_state(), "s")->getValue<std::string>("deployment") == "kept");
     CHECK(bosh::to_json(client.send("list_disk", bosh::plugin::json_array())) == "[\"disk-a\"]");
+  }
+
+  TEST_CASE("agent: the HTTPS mbus answers messages and takes blobs") {
+    const int port = bosh::testing::free_port();
+    const std::string url = "https://mbus:p4ss@127.0.0.1:" + std::to_string(port);
+    RunningAgent agent("agent-https", url);
+    const fs::path cert = agent.base.path() / "bosh/mbus/https.pem";
+    REQUIRE(eventually([&] { return fs::exists(cert) && bosh::testing::port_open(port); }, 20s));
+    AgentClient client(std::make_unique<bosh::mbus::HttpsAgentTransport>(url, bosh::read_file(cert)), "agent-https");
+    CHECK(client.ping() == "pong");
+    CHECK(bosh::as_object(client.get_state(), "s")->getValue<std::string>("agent_id") == "agent-https");
+
+    // A blob PUT over the same port, then used by a message.
+    bosh::plugin::HttpRequest put;
+    put.method = "PUT";
+    put.url = url + "/blobs/records-1";
+    put.body = "{\"records\": []}";
+    put.ca_cert_pem = bosh::read_file(cert);
+    CHECK(bosh::http_request(put).status == 201);
+    CHECK(client.send("sync_dns", bosh::parse_json("[\"records-1\", \"" + bosh::sha1_hex(put.body) + "\", 1]", "a"))
+              .toString() == "synced");
+    CHECK(bosh::read_file(agent.base.path() / "instance/dns/records.json") == put.body);
+
+    AgentClient wrong(std::make_unique<bosh::mbus::HttpsAgentTransport>(
+                          "https://mbus:nope@127.0.0.1:" + std::to_string(port), bosh::read_file(cert)),
+                      "agent-https");
+    CHECK_THROWS_WITH_AS(wrong.ping(), doctest::Contains("wrong credentials"), bosh::mbus::MbusError);
   }
 }

@@ -10,6 +10,7 @@
 #include <optional>
 #include <string>
 
+#include "bosh/mbus/envelope.hpp"
 #include "bosh/mbus/nats.hpp"
 #include "bosh/plugin/json.hpp"
 
@@ -21,11 +22,47 @@ class AgentError : public MbusError {
   using MbusError::MbusError;
 };
 
+// How a request reaches an agent and its reply comes back.
+class AgentTransport {
+ public:
+  virtual ~AgentTransport() = default;
+  // Sends the request (reply_to filled in as the transport needs) and returns
+  // the reply's text; MbusTimeout when none comes in time.
+  virtual std::string call(Request request, std::chrono::milliseconds timeout) = 0;
+};
+
+// NATS: publish on agent.<id>; replies on director.<uuid>.<agent id>.<random>,
+// through one subscription to director.<uuid>.<agent id>.*.
+class NatsAgentTransport final : public AgentTransport {
+ public:
+  NatsAgentTransport(NatsConnection& nats, std::string agent_id, std::string director_uuid);
+  ~NatsAgentTransport() override;
+  std::string call(Request request, std::chrono::milliseconds timeout) override;
+
+ private:
+  NatsConnection& nats_;
+  std::string agent_id_, director_uuid_;
+  std::mutex mutex_;
+  std::condition_variable replied_;
+  std::map<std::string, std::optional<std::string>> pending_;  // reply subject -> reply
+  std::unique_ptr<Subscription> replies_;
+};
+
+// HTTPS (bootstrap, `bosh micro`): POST <url>/agent with basic auth from the URL.
+class HttpsAgentTransport final : public AgentTransport {
+ public:
+  // `ca_pem`: trust this CA (the agent's certificate); empty: do not verify.
+  HttpsAgentTransport(std::string url, std::string ca_pem = "");
+  std::string call(Request request, std::chrono::milliseconds timeout) override;
+
+ private:
+  std::string url_, ca_pem_;
+};
+
 class AgentClient {
  public:
-  // Subscribes once to director.<uuid>.<agent_id>.* for every reply.
   AgentClient(NatsConnection& nats, std::string agent_id, std::string director_uuid = "director");
-  ~AgentClient();
+  AgentClient(std::unique_ptr<AgentTransport> transport, std::string agent_id);
 
   // One message: publishes on agent.<id> with a reply_to of
   // director.<uuid>.<agent id>.<random> and waits for the reply's value.
@@ -44,13 +81,8 @@ class AgentClient {
   const std::string& agent_id() const { return agent_id_; }
 
  private:
-  NatsConnection& nats_;
+  std::unique_ptr<AgentTransport> transport_;
   std::string agent_id_;
-  std::string director_uuid_;
-  std::mutex mutex_;
-  std::condition_variable replied_;
-  std::map<std::string, std::optional<std::string>> pending_;  // reply subject -> reply
-  std::unique_ptr<Subscription> replies_;
 };
 
 }  // namespace bosh::mbus
