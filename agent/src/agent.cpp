@@ -79,7 +79,7 @@ struct Agent::Impl {
 
   explicit Impl(AgentOptions o) : options(std::move(o)), vitals(options.base_dir) {
     if (options.settings_file.empty()) options.settings_file = options.base_dir / "bosh/settings.json";
-    settings = load_settings_file(options.settings_file);
+    settings = load_settings();
     for (const char* dir : {"bosh", "data", "data/packages", "data/jobs", "data/sys/log", "data/sys/run", "jobs",
                             "packages", "store", "monit/job", "sys"})
       fs::create_directories(options.base_dir / dir);
@@ -87,6 +87,12 @@ struct Agent::Impl {
   }
 
   fs::path spec_path() const { return options.base_dir / "bosh/spec.json"; }
+
+  Settings load_settings() {
+    if (!options.settings_source) return load_settings_file(options.settings_file);
+    fs::create_directories(options.base_dir / "bosh");
+    return fetch_settings(*options.settings_source, options.settings_file);
+  }
 
   plugin::Json current_spec() {
     std::error_code ec;
@@ -658,7 +664,7 @@ struct Agent::Impl {
       auto update = as_object(args->get(0), "update_settings: argument 1");
       write_file_atomic(options.base_dir / "bosh/update_settings.json", to_json(plugin::Json(update), true),
                         fs::perms::owner_read | fs::perms::owner_write);
-      Settings fresh = load_settings_file(options.settings_file);  // re-read, as BOSH's agent does
+      Settings fresh = load_settings();  // re-read from the source, as BOSH's agent does
       std::lock_guard lock(mutex);
       settings = std::move(fresh);
       return plugin::Json(std::string("ok"));

@@ -25,7 +25,12 @@ int main(int argc, char** argv) {
       "log-level", po::value<std::string>()->default_value("info"), "debug, info, warn or error")(
       "monit-port", po::value<int>()->default_value(0), "monit's HTTP port on 127.0.0.1 (0: a free port)")(
       "alert-port", po::value<int>()->default_value(0), "SMTP port for monit's alerts (0: a free port)")(
-      "monit-poll", po::value<int>()->default_value(10), "Seconds between monit's checks");
+      "monit-poll", po::value<int>()->default_value(10), "Seconds between monit's checks")(
+      "settings-source", po::value<std::string>()->default_value("file"), "file, registry, config-drive or metadata")(
+      "registry", po::value<std::string>(), "Registry URL (https://user:password@host:port)")(
+      "instance-id", po::value<std::string>(), "This VM's id at the registry")(
+      "config-drive", po::value<std::string>(), "Directory of the mounted config drive")(
+      "metadata-url", po::value<std::string>(), "Base URL of the metadata service");
   po::variables_map vm;
   try {
     po::store(po::parse_command_line(argc, argv, desc), vm);
@@ -45,6 +50,22 @@ int main(int argc, char** argv) {
     if (vm.count("settings")) options.settings_file = vm["settings"].as<std::string>();
     options.heartbeat_interval =
         std::chrono::milliseconds(static_cast<long long>(vm["heartbeat-interval"].as<double>() * 1000));
+    const std::string source = vm["settings-source"].as<std::string>();
+    auto need = [&](const char* key) {
+      if (!vm.count(key)) throw bosh::InputError(std::string("--settings-source ") + source + " needs --" + key);
+      return vm[key].as<std::string>();
+    };
+    using Kind = bosh::agent::SettingsSource::Kind;
+    if (source == "registry")
+      options.settings_source = {Kind::registry, need("registry"), need("instance-id")};
+    else if (source == "config-drive")
+      options.settings_source = {Kind::config_drive, need("config-drive"),
+                                 vm.count("instance-id") ? vm["instance-id"].as<std::string>() : ""};
+    else if (source == "metadata")
+      options.settings_source = {Kind::metadata, need("metadata-url"),
+                                 vm.count("instance-id") ? vm["instance-id"].as<std::string>() : ""};
+    else if (source != "file")
+      throw bosh::InputError("--settings-source must be file, registry, config-drive or metadata, not " + source);
     options.monit_port = vm["monit-port"].as<int>();
     options.alert_port = vm["alert-port"].as<int>();
     options.monit_poll = std::chrono::seconds(vm["monit-poll"].as<int>());

@@ -2,8 +2,17 @@
 // director drives it.
 #include <doctest/doctest.h>
 
+#include <Poco/Net/HTTPRequestHandler.h>
+#include <Poco/Net/HTTPRequestHandlerFactory.h>
+#include <Poco/Net/HTTPServer.h>
+#include <Poco/Net/HTTPServerRequest.h>
+#include <Poco/Net/HTTPServerResponse.h>
+#include <Poco/Net/ServerSocket.h>
+
 #include <csignal>
 #include <condition_variable>
+#include <map>
+#include <sstream>
 #include <mutex>
 
 #include "../../peers/nats_server.hpp"
@@ -77,6 +86,48 @@ void wait_for(AgentClient& client) {
   }
   FAIL("agent " << client.agent_id() << " never answered ping");
 }
+
+// The registry's documented API, replayed: GET /instances/<id>/settings ->
+// {"settings": "<settings JSON>", "status": "ok"} (basic auth not checked).
+// Our own bosh-registry comes with its issue; then this becomes the real one.
+class FakeRegistry {
+ public:
+  std::map<std::string, std::string> settings;
+  FakeRegistry() { server_.start(); }
+  ~FakeRegistry() { server_.stopAll(true); }
+  std::string url() const { return "http://registry:pw@127.0.0.1:" + std::to_string(socket_.address().port()); }
+
+ private:
+  struct Handler : Poco::Net::HTTPRequestHandler {
+    FakeRegistry& r;
+    explicit Handler(FakeRegistry& reg) : r(reg) {}
+    void handleRequest(Poco::Net::HTTPServerRequest& req, Poco::Net::HTTPServerResponse& resp) override {
+      const std::string prefix = "/instances/", suffix = "/settings";
+      std::string uri = req.getURI();
+      std::string id = uri.size() > prefix.size() + suffix.size() ? uri.substr(prefix.size(), uri.size() - prefix.size() - suffix.size()) : "";
+      if (!r.settings.count(id)) {
+        resp.setStatus(Poco::Net::HTTPResponse::HTTP_NOT_FOUND);
+        resp.send() << "{\"status\": \"not_found\"}";
+        return;
+      }
+      Poco::JSON::Object reply;
+      reply.set("settings", r.settings[id]);
+      reply.set("status", "ok");
+      std::ostringstream out;
+      reply.stringify(out);
+      resp.send() << out.str();
+    }
+  };
+  struct Factory : Poco::Net::HTTPRequestHandlerFactory {
+    FakeRegistry& r;
+    explicit Factory(FakeRegistry& reg) : r(reg) {}
+    Poco::Net::HTTPRequestHandler* createRequestHandler(const Poco::Net::HTTPServerRequest&) override {
+      return new Handler(r);
+    }
+  };
+  Poco::Net::ServerSocket socket_{Poco::Net::SocketAddress("127.0.0.1", 0)};
+  Poco::Net::HTTPServer server_{new Factory(*this), socket_, new Poco::Net::HTTPServerParams};
+};
 
 }  // namespace
 
@@ -567,5 +618,39 @@ TEST_SUITE("integration") {
                           "https://mbus:nope@127.0.0.1:" + std::to_string(port), bosh::read_file(cert)),
                       "agent-https");
     CHECK_THROWS_WITH_AS(wrong.ping(), doctest::Contains("wrong credentials"), bosh::mbus::MbusError);
+  }
+
+  TEST_CASE("agent: settings from a registry / a config drive pointing at it / and the cache") {
+    NatsServer server;
+    auto registry = std::make_unique<FakeRegistry>();
+    registry->settings["vm-r1"] = "{\"agent_id\": \"agent-reg\", \"mbus\": \"" + server.url() + "\"}";
+    registry->settings["vm-r2"] = "{\"agent_id\": \"agent-cd\", \"mbus\": \"" + server.url() + "\"}";
+    bosh::mbus::NatsConnection director({server.url()});
+
+    bosh::TempDir vm1("bosh-agent-reg");
+    auto start = [&](const bosh::TempDir& vm, std::vector<std::string> extra) {
+      std::vector<std::string> argv{kAgent.string(), "--base-dir", vm.path().string(), "--monit-poll", "1"};
+      argv.insert(argv.end(), extra.begin(), extra.end());
+      return std::make_unique<bosh::BackgroundProcess>(argv, vm.path() / "agent.log");
+    };
+    auto a1 = start(vm1, {"--settings-source", "registry", "--registry", registry->url(), "--instance-id", "vm-r1"});
+    AgentClient c1(director, "agent-reg");
+    wait_for(c1);
+    CHECK(fs::exists(vm1.path() / "bosh/settings.json"));  // the cache
+
+    bosh::TempDir vm2("bosh-agent-cd");
+    fs::create_directories(vm2.path() / "drive/openstack/latest");
+    bosh::write_file_atomic(vm2.path() / "drive/openstack/latest/user_data",
+                            "{\"registry\": {\"endpoint\": \"" + registry->url() + "\"}, \"server\": {\"name\": \"vm-r2\"}}");
+    auto a2 = start(vm2, {"--settings-source", "config-drive", "--config-drive", (vm2.path() / "drive").string()});
+    AgentClient c2(director, "agent-cd");
+    wait_for(c2);
+
+    // The registry goes away: a restarted agent carries on from its cache.
+    a1->stop();
+    registry.reset();
+    a1 = start(vm1, {"--settings-source", "registry", "--registry", "http://127.0.0.1:1", "--instance-id", "vm-r1"});
+    wait_for(c1);
+    CHECK(bosh::read_file(vm1.path() / "agent.log").find("using the settings cached in") != std::string::npos);
   }
 }

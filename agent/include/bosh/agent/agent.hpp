@@ -8,13 +8,18 @@
 #include <chrono>
 #include <filesystem>
 #include <memory>
+#include <optional>
 #include <string>
+
+#include "bosh/agent/settings.hpp"
 
 namespace bosh::agent {
 
 struct AgentOptions {
   std::filesystem::path base_dir = "/var/vcap";
   std::filesystem::path settings_file;  // default: <base_dir>/bosh/settings.json
+  // Where settings come from; file (settings_file) unless set.
+  std::optional<SettingsSource> settings_source;
   std::chrono::milliseconds heartbeat_interval{std::chrono::seconds(30)};
   int monit_port = 0;                // monit's HTTP API on 127.0.0.1; 0: a free port
   int alert_port = 0;                // the agent's SMTP port for monit alerts; 0: a free port

@@ -28,6 +28,22 @@ struct Settings {
   plugin::Json raw;                    // the whole document
 };
 
+// Where settings come from (BOSH agent.json's Infrastructure.Settings.Sources).
+struct SettingsSource {
+  enum class Kind { file, registry, config_drive, metadata };
+  Kind kind = Kind::file;
+  std::string location;     // file path | registry URL | config drive dir | metadata base URL
+  std::string instance_id;  // registry: whose settings (default: server.name from user data)
+};
+
+// Reads the settings from their source. Remote sources: user data either
+// holds the full settings (registry-less, CPI API v2) or points at a registry
+// ({"registry": {"endpoint"}, "server": {"name"}}), whose
+// GET /instances/<id>/settings answers {"settings": "<JSON>", "status": "ok"}.
+// What was read is cached in `cache_file` (0600); when the source cannot be
+// reached the cache is used, with a warning.
+Settings fetch_settings(const SettingsSource& source, const std::filesystem::path& cache_file);
+
 // Parses settings JSON; InputError naming `origin` and the field at fault.
 Settings parse_settings(const std::string& text, const std::string& origin);
 Settings load_settings_file(const std::filesystem::path& path);
