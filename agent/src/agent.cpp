@@ -44,6 +44,10 @@ constexpr std::string_view kLog = "agent";
 
 using Handler = std::function<plugin::Json(const Poco::JSON::Array::Ptr& args)>;
 
+// The cancel flag of the long-running task this thread is running, if any:
+// scripts and packaging started for it are stopped when it is cancelled.
+thread_local const std::atomic<bool>* t_task_cancel = nullptr;
+
 std::string arg_string(const Poco::JSON::Array::Ptr& args, std::size_t i, const std::string& method) {
   if (!args || args->size() <= i) fail<InputError>("{}: missing argument {}", method, i + 1);
   auto v = args->get(static_cast<unsigned>(i));
@@ -290,7 +294,9 @@ struct Agent::Impl {
                         {"BOSH_INSTALL_TARGET", target.string()},
                         {"BOSH_PACKAGE_NAME", source.name},
                         {"BOSH_PACKAGE_VERSION", source.version}};
+    po.cancel = t_task_cancel;
     auto r = run_process({"bash", "-x", (compile_dir / "packaging").string()}, po);
+    if (r.cancelled) fail("compile_package {}/{} was cancelled", source.name, source.version);
     if (r.exit_code != 0) {
       std::string output = r.out + r.err;
       std::size_t cut = output.size();
@@ -335,7 +341,10 @@ struct Agent::Impl {
     ProcessOptions po;
     po.env_overrides = std::move(env);
     po.cwd = options.base_dir / "jobs" / job;
-    return run_process(argv, po);
+    po.cancel = t_task_cancel;
+    auto r = run_process(argv, po);
+    if (r.cancelled) fail("{} of job '{}' was cancelled", script, job);
+    return r;
   }
 
   // drain ["update"|"shutdown"|"status", new_spec?]: seconds to wait; negative: ask again with "status".
@@ -688,7 +697,13 @@ struct Agent::Impl {
         return mbus::encode_value(it->second(args));
       if (auto it = async_handlers.find(request.method); it != async_handlers.end()) {
         Handler handler = it->second;
-        std::string id = tasks.start(request.method, [handler, args](const std::atomic<bool>&) { return handler(args); });
+        std::string id = tasks.start(request.method, [handler, args](const std::atomic<bool>& cancelled) {
+          t_task_cancel = &cancelled;
+          struct Reset {
+            ~Reset() { t_task_cancel = nullptr; }
+          } reset;
+          return handler(args);
+        });
         return mbus::encode_value(mbus::task_running(id));
       }
       return mbus::encode_exception("unknown message " + request.method);

@@ -285,7 +285,12 @@ ProcessResult run_process(const std::vector<std::string>& argv, const ProcessOpt
     }
   };
   auto on_time = [&](Clock::time_point now) {
-    if (deadline && !result.timed_out && now >= *deadline) {
+    if (options.cancel && options.cancel->load() && !result.cancelled && !result.timed_out) {
+      result.cancelled = true;
+      ::kill(-pid, SIGTERM);
+      kill_at = now + kKillGrace;
+    }
+    if (deadline && !result.timed_out && !result.cancelled && now >= *deadline) {
       result.timed_out = true;
       ::kill(-pid, SIGTERM);
       kill_at = now + kKillGrace;
@@ -330,12 +335,13 @@ ProcessResult run_process(const std::vector<std::string>& argv, const ProcessOpt
       wait_ms = static_cast<int>(
           std::chrono::ceil<std::chrono::milliseconds>(std::max(*next - now, Clock::duration::zero())).count());
     }
+    if (options.cancel && !result.cancelled) wait_ms = wait_ms < 0 ? 100 : std::min(wait_ms, 100);  // notice a cancel
     if (nfds == 0) {
-      if (!next) {
+      if (!next && !(options.cancel && !result.cancelled)) {
         try_reap(true);
         continue;
       }
-      wait_ms = std::min(wait_ms, 10);
+      wait_ms = wait_ms < 0 ? 10 : std::min(wait_ms, 10);
     }
     int ready = ::poll(fds, static_cast<nfds_t>(nfds), wait_ms);
     if (ready < 0 && errno != EINTR) throw Error(fmt::format("running '{}': poll: {}", argv.front(), std::strerror(errno)));

@@ -540,6 +540,31 @@ TEST_SUITE("integration") {
     CHECK_THROWS_WITH_AS(client.run("upload_blob", bosh::parse_json(bad, "a"), 30s, 50ms),
                          doctest::Contains(bad_message.c_str()), bosh::mbus::AgentError);
 
+    // A long errand can be cancelled: its process group is stopped.
+    fs::path archive2 = work.path() / "rendered2.tgz";
+    bosh::create_tgz_from({script("slow/bin/run", "echo $$ > " + (work.path() / "slow.pid").string() + "\nexec sleep 600\n")},
+                          archive2);
+    auto stored2 = bosh::blobstore::put_file(*store, archive2, bosh::DigestAlgorithm::sha1);
+    std::string spec2 = "[{\"job\": {\"name\": \"slow\", \"templates\": [{\"name\": \"slow\"}]}, "
+                        "\"configuration_hash\": \"h3\", \"rendered_templates_archive\": {\"blobstore_id\": \"" +
+                        stored2.id + "\", \"sha1\": \"" + stored2.digest.to_string() + "\"}}]";
+    REQUIRE(client.run("apply", bosh::parse_json(spec2, "spec"), 60s, 50ms).toString() == "applied");
+    auto running = client.send("run_errand", bosh::parse_json("[\"slow\"]", "a"));
+    auto task_id = bosh::mbus::running_task_id(running);
+    REQUIRE(task_id);
+    REQUIRE(eventually([&] { return fs::exists(work.path() / "slow.pid"); }, 10s));
+    CHECK(client.send("cancel_task", bosh::parse_json("[\"" + *task_id + "\"]", "a")).toString() == "canceled");
+    int slow_pid = std::stoi(bosh::read_file(work.path() / "slow.pid"));
+    CHECK(eventually([&] { return ::kill(slow_pid, 0) != 0; }, 10s));
+    CHECK(eventually([&] {
+      try {
+        client.send("get_task", bosh::parse_json("[\"" + *task_id + "\"]", "a"));
+        return false;
+      } catch (const bosh::mbus::AgentError& e) {
+        return std::string(e.what()).find("run of job 'slow' was cancelled") != std::string::npos;
+      }
+    }, 10s));
+
     // shutdown: answered, then the agent exits.
     CHECK(client.send("shutdown", bosh::plugin::json_array()).toString() == "shutdown");
     CHECK(eventually([&] { return !agent.process->running(); }, 10s));

@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <atomic>
 #include <chrono>
 #include <csignal>
 #include <fstream>
@@ -214,5 +215,23 @@ TEST_SUITE("unit") {
     bosh::testing::TmpDir dir("bg");
     CHECK_THROWS_WITH_AS(bosh::BackgroundProcess({"no-such-program-xyz"}, dir / "log"),
                          "cannot run 'no-such-program-xyz': No such file or directory", bosh::Error);
+  }
+}
+
+TEST_SUITE("unit") {
+  TEST_CASE("subprocess: a cancel flag stops the process group like a timeout") {
+    std::atomic<bool> cancel{false};
+    bosh::ProcessOptions options;
+    options.cancel = &cancel;
+    std::thread canceller([&] {
+      std::this_thread::sleep_for(std::chrono::milliseconds(200));
+      cancel = true;
+    });
+    auto r = bosh::run_process({"sh", "-c", "echo started; sleep 30"}, options);
+    canceller.join();
+    CHECK(r.cancelled);
+    CHECK_FALSE(r.timed_out);
+    CHECK(r.exit_code == -SIGTERM);
+    CHECK(r.out == "started\n");
   }
 }

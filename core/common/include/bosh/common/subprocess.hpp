@@ -1,6 +1,7 @@
 // Running external programs: no shell, argv as given, output captured.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <filesystem>
 #include <map>
@@ -19,11 +20,13 @@ struct ProcessOptions {
   std::chrono::milliseconds timeout{0};                  // 0 = none
   bool own_process_group = true;                         // false: stay in the caller's group
   bool die_with_parent = false;                          // SIGKILL the child if its parent dies (Linux)
+  const std::atomic<bool>* cancel = nullptr;             // once true: stop the child as on a timeout
 };
 
 struct ProcessResult {
   int exit_code = 0;       // -signal if killed by a signal
   bool timed_out = false;  // the timeout expired and the process group was killed
+  bool cancelled = false;  // `cancel` became true and the process group was killed
   std::string out;
   std::string err;
 };
