@@ -507,10 +507,31 @@ struct Agent::Impl {
     fail("disk '{}' is not attached to this VM (no hint in the settings)", cid);
   }
 
+  static bool is_block_device(const fs::path& p) {
+    std::error_code ec;
+    return fs::is_block_file(p, ec);
+  }
+
+  static void run_or_fail(const std::vector<std::string>& argv, const std::string& what) {
+    auto r = run_process(argv);
+    if (r.exit_code != 0) fail("{}: {} failed: {}", what, argv.front(), r.err.empty() ? r.out : r.err);
+  }
+
+  // A directory disk (local CPI) is symlinked at the mount point; a block
+  // device (a real VM) gets an ext4 filesystem if it has none and is mounted.
   void mount_at(const std::string& cid, const fs::path& mount_point) {
     const fs::path device = disk_path(cid);
     std::error_code ec;
-    if (!fs::is_directory(device, ec)) fail("disk '{}': {} is not a directory this agent can mount", cid, device.string());
+    if (is_block_device(device)) {
+      const std::string what = "mounting disk '" + cid + "' (" + device.string() + ")";
+      if (fs::is_symlink(mount_point, ec)) fail("{}: {} has a directory disk mounted", what, mount_point.string());
+      fs::create_directories(mount_point);
+      auto type = run_process({"blkid", "-o", "value", "-s", "TYPE", device.string()});
+      if (type.out.find_first_not_of(" \n") == std::string::npos) run_or_fail({"mkfs.ext4", "-q", "-F", device.string()}, what);
+      run_or_fail({"mount", device.string(), mount_point.string()}, what);
+      return;
+    }
+    if (!fs::is_directory(device, ec)) fail("disk '{}': {} is neither a block device nor a directory", cid, device.string());
     if (fs::is_symlink(mount_point, ec)) {
       if (fs::read_symlink(mount_point) == device) return;  // already mounted
       fail("{} already has a disk mounted", mount_point.string());
@@ -520,6 +541,17 @@ struct Agent::Impl {
       fs::remove(mount_point);
     }
     replace_symlink(device, mount_point);
+  }
+
+  void unmount_at(const fs::path& mount_point) {
+    std::error_code ec;
+    if (fs::is_symlink(mount_point, ec)) {
+      fs::remove(mount_point);
+    } else {
+      auto r = run_process({"mountpoint", "-q", mount_point.string()});
+      if (r.exit_code == 0) run_or_fail({"umount", mount_point.string()}, "unmounting " + mount_point.string());
+    }
+    fs::create_directories(mount_point);
   }
 
   plugin::Json mount_disk(const Poco::JSON::Array::Ptr& args) {
@@ -540,10 +572,7 @@ struct Agent::Impl {
       m->set("message", "Partition of " + cid + " is not mounted");
       return m;
     }
-    fs::path mount_point = disks->getValue<std::string>(cid);
-    std::error_code ec;
-    if (fs::is_symlink(mount_point, ec)) fs::remove(mount_point);
-    fs::create_directories(mount_point);
+    unmount_at(disks->getValue<std::string>(cid));
     disks->remove(cid);
     write_file_atomic(disks_state(), to_json(plugin::Json(disks)));
     Poco::JSON::Object::Ptr m = new Poco::JSON::Object;
@@ -551,19 +580,30 @@ struct Agent::Impl {
     return m;
   }
 
+  // Copies the old disk's contents (modes, times, links: `cp -a`) onto the
+  // new one, mounted at store_migration_target, then mounts the new one at store/.
   plugin::Json migrate_disk(const Poco::JSON::Array::Ptr& args) {
     std::string old_cid = arg_string(args, 0, "migrate_disk"), new_cid = arg_string(args, 1, "migrate_disk");
-    const fs::path from = disk_path(old_cid), to = disk_path(new_cid);
-    // Contents, modes, times and links, as `cp -a` keeps them.
-    auto r = run_process({"cp", "-a", (from / ".").string(), to.string()});
-    if (r.exit_code != 0) fail("migrate_disk {} -> {}: {}", old_cid, new_cid, r.err);
+    check_path_component(old_cid, "disk cid");
+    check_path_component(new_cid, "disk cid");
     auto disks = load_object(disks_state());
-    if (disks->has(old_cid)) {
-      unmount_disk(args);
-      Poco::JSON::Array::Ptr next = new Poco::JSON::Array;
-      next->add(new_cid);
-      mount_disk(next);
+    const fs::path store = options.base_dir / "store", target = options.base_dir / "store_migration_target";
+    const bool old_mounted = disks->has(old_cid);
+    if (!old_mounted) mount_at(old_cid, store);
+    mount_at(new_cid, target);
+    const fs::path target_dir = fs::is_symlink(target) ? fs::read_symlink(target) : target;
+    auto r = run_process({"cp", "-a", (store / ".").string(), target_dir.string()});
+    if (r.exit_code != 0) {
+      unmount_at(target);
+      fail("migrate_disk {} -> {}: {}", old_cid, new_cid, r.err);
     }
+    unmount_at(target);
+    fs::remove(target);
+    unmount_at(store);
+    mount_at(new_cid, store);
+    disks->remove(old_cid);
+    disks->set(new_cid, store.string());
+    write_file_atomic(disks_state(), to_json(plugin::Json(disks)));
     return plugin::json_object();
   }
 

@@ -678,4 +678,49 @@ TEST_SUITE("integration") {
     wait_for(c1);
     CHECK(bosh::read_file(vm1.path() / "agent.log").find("using the settings cached in") != std::string::npos);
   }
+
+  TEST_CASE("agent: block device disks get a filesystem and are mounted at store/") {
+    // Loop devices stand in for a VM's disks (needs root, as the agent on a VM has).
+    bosh::TempDir images("bosh-loop");
+    std::vector<std::string> devices;
+    for (const char* name : {"a.img", "b.img"}) {
+      fs::path img = images.path() / name;
+      bosh::run_process({"truncate", "-s", "24M", img.string()});
+      auto r = bosh::run_process({"losetup", "-f", "--show", img.string()});
+      REQUIRE_MESSAGE(r.exit_code == 0, "losetup failed (run the tests as root): " << r.err);
+      devices.push_back(r.out.substr(0, r.out.find('\n')));
+    }
+    struct Detach {
+      std::vector<std::string>& d;
+      ~Detach() {
+        for (const auto& dev : d) bosh::run_process({"losetup", "-d", dev});
+      }
+    } detach{devices};
+    NatsServer server;
+    RunningAgent agent("agent-dev", server.url());
+    bosh::mbus::NatsConnection director({server.url()});
+    AgentClient client(director, "agent-dev");
+    wait_for(client);
+    const fs::path store = agent.base.path() / "store";
+    auto mounted = [&] {
+      return bosh::run_process({"mountpoint", "-q", store.string()}).exit_code == 0;
+    };
+    client.run("add_persistent_disk", bosh::parse_json("[\"vol-a\", \"" + devices[0] + "\"]", "a"), 30s, 50ms);
+    client.run("add_persistent_disk", bosh::parse_json("[\"vol-b\", {\"path\": \"" + devices[1] + "\"}]", "a"), 30s, 50ms);
+    client.run("mount_disk", bosh::parse_json("[\"vol-a\"]", "a"), 60s, 50ms);
+    CHECK(mounted());
+    CHECK(fs::exists(store / "lost+found"));  // a fresh ext4
+    bosh::write_file_atomic(store / "db/data.txt", "on a real disk\n");
+    client.run("migrate_disk", bosh::parse_json("[\"vol-a\", \"vol-b\"]", "a"), 60s, 50ms);
+    CHECK(mounted());
+    CHECK(bosh::read_file(store / "db/data.txt") == "on a real disk\n");
+    CHECK(bosh::to_json(client.send("list_disk", bosh::plugin::json_array())) == "[\"vol-b\"]");
+    client.run("unmount_disk", bosh::parse_json("[\"vol-b\"]", "a"), 30s, 50ms);
+    CHECK_FALSE(mounted());
+    CHECK_FALSE(fs::exists(store / "db"));
+    // Mounting again finds the filesystem and the data (no reformat).
+    client.run("mount_disk", bosh::parse_json("[\"vol-b\"]", "a"), 60s, 50ms);
+    CHECK(bosh::read_file(store / "db/data.txt") == "on a real disk\n");
+    client.run("unmount_disk", bosh::parse_json("[\"vol-b\"]", "a"), 30s, 50ms);
+  }
 }
