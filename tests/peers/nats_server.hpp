@@ -19,6 +19,11 @@
 
 #include "bosh/common/fs.hpp"
 #include "bosh/common/subprocess.hpp"
+#include "bosh/mbus/nats.hpp"
+
+#include <condition_variable>
+#include <mutex>
+#include <vector>
 
 namespace bosh::testing {
 
@@ -50,6 +55,34 @@ inline void require_program(const std::string& name) {
   auto r = run_process({"sh", "-c", "command -v " + name});
   if (r.exit_code != 0) FAIL(name << " is not installed: run scripts/install-deps (tests need the real " << name << ")");
 }
+
+// Collects what a subscription receives, for a test to wait on.
+class Inbox {
+ public:
+  std::unique_ptr<mbus::Subscription> subscribe(mbus::NatsConnection& nats, const std::string& subject) {
+    auto sub = nats.subscribe(subject, [this](const mbus::Message& m) {
+      std::lock_guard lock(mutex_);
+      messages_.push_back(m);
+      cv_.notify_all();
+    });
+    nats.flush();
+    return sub;
+  }
+  // True once at least n messages arrived.
+  bool wait(std::size_t n, std::chrono::milliseconds timeout = std::chrono::seconds(3)) {
+    std::unique_lock lock(mutex_);
+    return cv_.wait_for(lock, timeout, [&] { return messages_.size() >= n; });
+  }
+  std::vector<mbus::Message> messages() {
+    std::lock_guard lock(mutex_);
+    return messages_;
+  }
+
+ private:
+  std::mutex mutex_;
+  std::condition_variable cv_;
+  std::vector<mbus::Message> messages_;
+};
 
 class NatsServer {
  public:

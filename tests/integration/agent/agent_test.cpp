@@ -129,6 +129,40 @@ class FakeRegistry {
   Poco::Net::HTTPServer server_{new Factory(*this), socket_, new Poco::Net::HTTPServerParams};
 };
 
+
+// An agent on a real bus with its local blobstore at hand, and a scratch dir
+// for the files a test packs into blobs.
+struct AgentOnBus {
+  NatsServer server;
+  RunningAgent agent;
+  bosh::mbus::NatsConnection director;
+  AgentClient client;
+  bosh::plugin::testing::NullHostServices host;
+  std::unique_ptr<bosh::plugin::Blobstore> store;
+  bosh::TempDir work{"bosh-agent-work"};
+
+  explicit AgentOnBus(const std::string& id)
+      : agent(id, server.url()), director({server.url()}), client(director, id) {
+    store = bosh::blobstore::make_local_blobstore(
+        host, bosh::parse_json("{\"blobstore_path\": \"" + (base() / "blobs").string() + "\"}", "opts"));
+    wait_for(client);
+  }
+  fs::path base() const { return agent.base.path(); }
+  fs::path file(const std::string& rel, const std::string& content, fs::perms mode = fs::perms(0644)) {
+    fs::path p = work.path() / rel;
+    fs::create_directories(p.parent_path());
+    bosh::write_file_atomic(p, content);
+    fs::permissions(p, mode);
+    return p;
+  }
+  // Packs the inputs into a blob of the agent's blobstore: (id, sha1).
+  std::pair<std::string, std::string> upload(const std::string& name, const std::vector<bosh::TarInput>& inputs) {
+    fs::path tgz = work.path() / (name + ".tgz");
+    bosh::create_tgz_from(inputs, tgz);
+    auto stored = bosh::blobstore::put_file(*store, tgz, bosh::DigestAlgorithm::sha1);
+    return {stored.id, stored.digest.to_string()};
+  }
+};
 }  // namespace
 
 // The state of the first process get_state reports, and the job_state.
@@ -163,15 +197,8 @@ TEST_SUITE("integration") {
     }
     bosh::mbus::NatsConnection director({server.url()});
     AgentClient client(director, "agent-monit");
-    std::mutex m;
-    std::condition_variable cv;
-    std::vector<std::string> alerts;
-    auto sub = director.subscribe("hm.agent.alert.agent-monit", [&](const bosh::mbus::Message& msg) {
-      std::lock_guard lock(m);
-      alerts.push_back(msg.data);
-      cv.notify_all();
-    });
-    director.flush();
+    bosh::testing::Inbox alerts;
+    auto sub = alerts.subscribe(director, "hm.agent.alert.agent-monit");
     wait_for(client);
 
     CHECK(client.send("start", bosh::plugin::json_array()).toString() == "started");
@@ -184,9 +211,8 @@ TEST_SUITE("integration") {
     // kill -9 the job: monit restarts it and the agent relays monit's alert.
     ::kill(first_pid, SIGKILL);
     {
-      std::unique_lock lock(m);
-      REQUIRE(cv.wait_for(lock, 20s, [&] { return !alerts.empty(); }));
-      auto alert = bosh::as_object(bosh::parse_json(alerts.front(), "alert"), "alert");
+      REQUIRE(alerts.wait(1, 20s));
+      auto alert = bosh::as_object(bosh::parse_json(alerts.messages().front().data, "alert"), "alert");
       CHECK(alert->getValue<int>("severity") == 1);
       CHECK(alert->getValue<std::string>("title").find("dummy (127.0.10.5) - Does not exist - restart") == 0);
       CHECK(alert->getValue<long long>("created_at") > 1700000000);
@@ -218,15 +244,8 @@ TEST_SUITE("integration") {
     bosh::mbus::NatsConnection director({server.url()});
     AgentClient client(director, "agent-1", "dir-1");
 
-    std::mutex m;
-    std::condition_variable cv;
-    std::vector<std::string> beats;
-    auto sub = director.subscribe("hm.agent.heartbeat.agent-1", [&](const bosh::mbus::Message& msg) {
-      std::lock_guard lock(m);
-      beats.push_back(msg.data);
-      cv.notify_all();
-    });
-    director.flush();
+    bosh::testing::Inbox beats;
+    auto sub = beats.subscribe(director, "hm.agent.heartbeat.agent-1");
     wait_for(client);
 
     auto state = bosh::as_object(client.get_state(true), "state");
@@ -241,9 +260,8 @@ TEST_SUITE("integration") {
     CHECK_FALSE(bosh::as_object(client.get_state(), "state")->has("vitals"));
 
     {
-      std::unique_lock lock(m);
-      REQUIRE(cv.wait_for(lock, 3s, [&] { return beats.size() >= 2; }));
-      auto hb = bosh::as_object(bosh::parse_json(beats.back(), "heartbeat"), "heartbeat");
+      REQUIRE(beats.wait(2));
+      auto hb = bosh::as_object(bosh::parse_json(beats.messages().back().data, "heartbeat"), "heartbeat");
       CHECK(hb->getValue<std::string>("job_state") == "running");
       CHECK(hb->getObject("vitals")->has("cpu"));
     }
@@ -256,21 +274,12 @@ TEST_SUITE("integration") {
                          "agent agent-1: get_task: unknown task 'nope'", bosh::mbus::AgentError);
 
     // A malformed message with a reply_to gets an exception naming the problem.
-    std::mutex rm;
-    std::condition_variable rcv;
-    std::string reply;
-    auto rsub = director.subscribe("director.dir-1.raw", [&](const bosh::mbus::Message& msg) {
-      std::lock_guard lock(rm);
-      reply = msg.data;
-      rcv.notify_all();
-    });
-    director.flush();
+    bosh::testing::Inbox raw;
+    auto rsub = raw.subscribe(director, "director.dir-1.raw");
     director.publish("agent.agent-1", "{\"method\": \"ping\", \"arguments\": {\"not\": \"a list\"}, \"reply_to\": \"director.dir-1.raw\"}");
-    {
-      std::unique_lock lock(rm);
-      REQUIRE(rcv.wait_for(lock, 3s, [&] { return !reply.empty(); }));
-      CHECK(reply == "{\"exception\":{\"message\":\"message: 'arguments': expected an array, got object\"}}");
-    }
+    REQUIRE(raw.wait(1));
+    CHECK(raw.messages().front().data ==
+          "{\"exception\":{\"message\":\"message: 'arguments': expected an array, got object\"}}");
     // Garbage is dropped; the agent keeps serving.
     director.publish("agent.agent-1", "not json at all");
     CHECK(client.ping() == "pong");
@@ -325,29 +334,16 @@ TEST_SUITE("integration") {
   }
 
   TEST_CASE("agent: compile_package and apply install packages and jobs that start under monit") {
-    NatsServer server;
-    RunningAgent agent("agent-apply", server.url());
-    bosh::mbus::NatsConnection director({server.url()});
-    AgentClient client(director, "agent-apply");
-    wait_for(client);
-    const fs::path base = agent.base.path();
-    bosh::plugin::testing::NullHostServices host;
-    auto store = bosh::blobstore::make_local_blobstore(
-        host, bosh::parse_json("{\"blobstore_path\": \"" + (base / "blobs").string() + "\"}", "opts"));
-    bosh::TempDir work("bosh-apply-src");
+    AgentOnBus t("agent-apply");
+    auto& client = t.client;
+    auto& agent = t.agent;
+    auto& store = t.store;
+    auto& work = t.work;
+    const fs::path base = t.base();
     auto file = [&](const std::string& rel, const std::string& content, fs::perms mode = fs::perms(0644)) {
-      fs::path p = work.path() / rel;
-      fs::create_directories(p.parent_path());
-      bosh::write_file_atomic(p, content);
-      fs::permissions(p, mode);
-      return p;
+      return t.file(rel, content, mode);
     };
-    auto upload = [&](const std::string& name, const std::vector<bosh::TarInput>& inputs) {
-      fs::path tgz = work.path() / (name + ".tgz");
-      bosh::create_tgz_from(inputs, tgz);
-      auto stored = bosh::blobstore::put_file(*store, tgz, bosh::DigestAlgorithm::sha1);
-      return std::make_pair(stored.id, stored.digest.to_string());
-    };
+    auto upload = [&](const std::string& name, const std::vector<bosh::TarInput>& inputs) { return t.upload(name, inputs); };
     auto ref = [](const std::string& name, const std::string& version, const std::pair<std::string, std::string>& blob) {
       return "{\"name\": \"" + name + "\", \"version\": \"" + version + "\", \"sha1\": \"" + blob.second +
              "\", \"blobstore_id\": \"" + blob.first + "\"}";
@@ -443,22 +439,14 @@ TEST_SUITE("integration") {
   }
 
   TEST_CASE("agent: drain / lifecycle scripts / errands / logs / disks / blobs and shutdown") {
-    NatsServer server;
-    RunningAgent agent("agent-life", server.url());
-    bosh::mbus::NatsConnection director({server.url()});
-    AgentClient client(director, "agent-life");
-    wait_for(client);
-    const fs::path base = agent.base.path();
-    bosh::plugin::testing::NullHostServices host;
-    auto store = bosh::blobstore::make_local_blobstore(
-        host, bosh::parse_json("{\"blobstore_path\": \"" + (base / "blobs").string() + "\"}", "opts"));
-    bosh::TempDir work("bosh-life");
+    AgentOnBus t("agent-life");
+    auto& client = t.client;
+    auto& agent = t.agent;
+    auto& store = t.store;
+    auto& work = t.work;
+    const fs::path base = t.base();
     auto script = [&](const std::string& rel, const std::string& body) {
-      fs::path p = work.path() / rel;
-      fs::create_directories(p.parent_path());
-      bosh::write_file_atomic(p, "#!/bin/sh\n" + body);
-      fs::permissions(p, fs::perms(0755));
-      return bosh::TarInput{rel, p};
+      return bosh::TarInput{rel, t.file(rel, "#!/bin/sh\n" + body, fs::perms(0755))};
     };
     fs::path archive = work.path() / "rendered.tgz";
     bosh::create_tgz_from({script("tasks/bin/drain", "echo \"$1 $2\" > " + (work.path() / "drain-args").string() + "\necho 7\n"),

@@ -18,24 +18,6 @@ using bosh::testing::NatsServer;
 using namespace std::chrono_literals;
 
 namespace {
-// Waits for `n` messages on a subject.
-struct Inbox {
-  std::mutex m;
-  std::condition_variable cv;
-  std::vector<Message> got;
-  std::function<void(const Message&)> handler() {
-    return [this](const Message& msg) {
-      std::lock_guard lock(m);
-      got.push_back(msg);
-      cv.notify_all();
-    };
-  }
-  bool wait(std::size_t n, std::chrono::milliseconds t = 3s) {
-    std::unique_lock lock(m);
-    return cv.wait_for(lock, t, [&] { return got.size() >= n; });
-  }
-};
-
 // A tiny agent: answers ping, and a long-running "slow" polled with get_task.
 std::unique_ptr<Subscription> fake_agent(NatsConnection& nats, const std::string& id) {
   return nats.subscribe("agent." + id, [&nats](const Message& m) {
@@ -54,13 +36,12 @@ TEST_SUITE("integration") {
   TEST_CASE("mbus: publish / subscribe and request over user and password") {
     NatsServer server;
     NatsConnection a({server.url()}), b({server.url()});
-    Inbox inbox;
-    auto sub = b.subscribe("hm.agent.heartbeat.*", inbox.handler());
-    b.flush();
+    bosh::testing::Inbox inbox;
+    auto sub = inbox.subscribe(b, "hm.agent.heartbeat.*");
     a.publish("hm.agent.heartbeat.agent-1", "{\"job\":\"web\"}");
     REQUIRE(inbox.wait(1));
-    CHECK(inbox.got[0].subject == "hm.agent.heartbeat.agent-1");
-    CHECK(inbox.got[0].data == "{\"job\":\"web\"}");
+    CHECK(inbox.messages()[0].subject == "hm.agent.heartbeat.agent-1");
+    CHECK(inbox.messages()[0].data == "{\"job\":\"web\"}");
 
     auto echo = b.subscribe("svc.echo", [&b](const Message& m) { b.publish(m.reply, "echo:" + m.data); });
     b.flush();
@@ -111,9 +92,8 @@ TEST_SUITE("integration") {
     o.reconnect_base = 50ms;
     o.reconnect_cap = 200ms;
     NatsConnection c(o);
-    Inbox inbox;
-    auto sub = c.subscribe("after.restart", inbox.handler());
-    c.flush();
+    bosh::testing::Inbox inbox;
+    auto sub = inbox.subscribe(c, "after.restart");
     server.stop();
     for (int i = 0; i < 100 && c.connected(); ++i) std::this_thread::sleep_for(20ms);
     CHECK_FALSE(c.connected());
