@@ -17,6 +17,7 @@
 #include "https_mbus.hpp"
 #include "installer.hpp"
 #include "bosh/blobstore/blobstore.hpp"
+#include "bosh/blobstore/dav.hpp"
 #include "bosh/common/archive.hpp"
 #include "bosh/common/digest.hpp"
 #include "bosh/common/subprocess.hpp"
@@ -212,8 +213,7 @@ struct Agent::Impl {
       if (settings.blobstore_provider.empty())
         fail("{}: no blobstore in the settings", options.settings_file.string());
       plugins = std::make_unique<plugin_host::PluginHost>("bosh-agent");
-      plugins->register_builtin_blobstore("local", blobstore::kLocalVersion, "Blobs as files in a local directory",
-                                          blobstore::make_local_blobstore);
+      blobstore::register_builtin_providers(*plugins);
       plugins->load_all();
       blobstore_ = plugins->create_blobstore(settings.blobstore_provider, settings.blobstore_options);
     }

@@ -4,6 +4,8 @@
 #include "bosh/blobstore/blobstore.hpp"
 #include "bosh/common/error.hpp"
 #include "bosh/common/fs.hpp"
+#include "bosh/blobstore/dav.hpp"
+#include "bosh/plugin_host/plugin_host.hpp"
 
 namespace bosh::blobstore {
 
@@ -54,6 +56,12 @@ class HashingOutBuf : public std::streambuf {
 };
 
 }  // namespace
+
+void register_builtin_providers(plugin_host::PluginHost& host) {
+  host.register_builtin_blobstore("local", kLocalVersion, "Blobs as files in a local directory", make_local_blobstore);
+  host.register_builtin_blobstore("dav", kDavVersion, "BOSH's simple HTTP blobstore (bosh-blobstore)",
+                                  make_dav_blobstore);
+}
 
 StoredBlob put_file(plugin::Blobstore& store, const fs::path& file, DigestAlgorithm algorithm,
                     const std::optional<std::string>& id) {

@@ -8,6 +8,7 @@
 #include <sstream>
 
 #include "bosh/blobstore/blobstore.hpp"
+#include "bosh/blobstore/dav.hpp"
 #include "bosh/cli/cli.hpp"
 #include "bosh/common/cancel.hpp"
 #include "bosh/common/error.hpp"
@@ -195,8 +196,7 @@ int run_cli(const std::vector<std::string>& argv, std::ostream& out, std::ostrea
     CliConfig config = CliConfig::load(global.config_path);
 
     plugin_host::PluginHost plugins("bosh");
-    plugins.register_builtin_blobstore("local", blobstore::kLocalVersion, "Blobs as files in a local directory",
-                                       blobstore::make_local_blobstore);
+    blobstore::register_builtin_providers(plugins);
     plugins.load_all(config.plugin_files());
 
     CommandTable table;

@@ -13,7 +13,14 @@
 #include "bosh/common/digest.hpp"
 #include "bosh/plugin/blobstore.hpp"
 
+namespace bosh::plugin_host {
+class PluginHost;
+}
+
 namespace bosh::blobstore {
+
+// Registers the built-in providers (local, dav) with a program's plugin host.
+void register_builtin_providers(plugin_host::PluginHost& host);
 
 // The `local` provider: blobs are files in options.blobstore_path (BOSH's
 // option name), created with temp + link so a blob is never half-written and
