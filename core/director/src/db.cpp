@@ -1,0 +1,135 @@
+#include "bosh/director/db.hpp"
+
+#include <Poco/Data/PostgreSQL/Connector.h>
+#include <Poco/Data/SQLite/Connector.h>
+#include <Poco/Data/Statement.h>
+#include <Poco/URI.h>
+
+#include <chrono>
+#include <filesystem>
+#include <mutex>
+
+#include "bosh/common/log.hpp"
+
+namespace bosh::director {
+
+using namespace Poco::Data::Keywords;
+
+namespace {
+void register_connectors() {
+  static std::once_flag once;
+  std::call_once(once, [] {
+    Poco::Data::SQLite::Connector::registerConnector();
+    Poco::Data::PostgreSQL::Connector::registerConnector();
+  });
+}
+
+std::int64_t now_seconds() {
+  return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+}
+}  // namespace
+
+Database::Database(Dialect dialect, std::string connector, std::string connection, std::string shown_url)
+    : dialect_(dialect), connector_(std::move(connector)), connection_(std::move(connection)),
+      shown_url_(std::move(shown_url)) {}
+
+std::unique_ptr<Database> Database::open(const std::string& url) {
+  register_connectors();
+  const std::string shown = log::redact_url(url);
+  std::unique_ptr<Database> db;
+  if (url.rfind("sqlite://", 0) == 0) {
+    std::filesystem::path file = url.substr(9);
+    if (file.empty()) throw DbError("database URL " + shown + ": no file");
+    std::error_code ec;
+    if (file.has_parent_path()) std::filesystem::create_directories(file.parent_path(), ec);
+    db.reset(new Database(Dialect::sqlite, "SQLite", file.string(), shown));
+  } else if (url.rfind("postgres://", 0) == 0 || url.rfind("postgresql://", 0) == 0) {
+    Poco::URI uri(url);
+    std::string info = uri.getUserInfo(), user = info.substr(0, info.find(':')), password;
+    if (info.find(':') != std::string::npos) password = info.substr(info.find(':') + 1);
+    std::string dbname = uri.getPath().empty() ? "bosh" : uri.getPath().substr(1);
+    std::string conn = fmt::format("host={} port={} user={} password={} dbname={} connect_timeout=10", uri.getHost(),
+                                   uri.getPort() ? uri.getPort() : 5432, user, password, dbname);
+    db.reset(new Database(Dialect::postgres, "PostgreSQL", conn, shown));
+  } else {
+    throw DbError("database URL " + shown + ": expected sqlite:///path or postgres://user:password@host:port/db");
+  }
+  try {
+    auto s = db->session();
+    if (db->dialect_ == Dialect::sqlite) {
+      s << "PRAGMA journal_mode=WAL", now;
+      s << "PRAGMA busy_timeout=10000", now;
+    }
+  } catch (const Poco::Exception& e) {
+    throw DbError("cannot open database " + shown + ": " + e.displayText());
+  }
+  return db;
+}
+
+Poco::Data::Session Database::session() const {
+  try {
+    Poco::Data::Session s(connector_, connection_);
+    if (dialect_ == Dialect::sqlite) s << "PRAGMA busy_timeout=10000", now;
+    return s;
+  } catch (const Poco::Exception& e) {
+    throw DbError("cannot connect to database " + shown_url_ + ": " + e.displayText());
+  }
+}
+
+std::string Database::sql(const std::string& text) const {
+  if (dialect_ == Dialect::sqlite) return text;
+  std::string out;
+  int n = 0;
+  bool quoted = false;
+  for (char c : text) {
+    if (c == '\'') quoted = !quoted;
+    if (c == '?' && !quoted)
+      out += "$" + std::to_string(++n);
+    else
+      out += c;
+  }
+  return out;
+}
+
+int Database::schema_version() {
+  auto s = session();
+  s << "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, "
+       "applied_at BIGINT NOT NULL)",
+      now;
+  int version = 0;
+  s << "SELECT COALESCE(MAX(version), 0) FROM schema_migrations", into(version), now;
+  return version;
+}
+
+int Database::migrate() {
+  const int current = schema_version();
+  int ran = 0;
+  for (const auto& m : migrations()) {
+    if (m.version <= current) continue;
+    auto s = session();
+    try {
+      s.begin();
+      for (std::string statement : m.statements) {
+        const std::string key = dialect_ == Dialect::sqlite ? "INTEGER PRIMARY KEY AUTOINCREMENT" : "BIGSERIAL PRIMARY KEY";
+        for (auto pos = statement.find("{id}"); pos != std::string::npos; pos = statement.find("{id}"))
+          statement.replace(pos, 4, key);
+        s << statement, now;
+      }
+      std::int64_t at = now_seconds();
+      int version = m.version;
+      std::string name = m.name;
+      s << sql("INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)"), use(version), use(name),
+          use(at), now;
+      s.commit();
+      ++ran;
+      log::info("db", "applied migration {} {}", m.version, m.name);
+    } catch (const Poco::Exception& e) {
+      if (s.isTransaction()) s.rollback();
+      throw DbError(fmt::format("database {}: migration {} ({}) failed: {}", shown_url_, m.version, m.name,
+                                e.displayText()));
+    }
+  }
+  return ran;
+}
+
+}  // namespace bosh::director
