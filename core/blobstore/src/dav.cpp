@@ -73,17 +73,28 @@ class DavBlobstore final : public plugin::Blobstore {
     std::string key = id ? *id : new_id();
     if (!valid_id(key)) throw plugin::BlobstoreError("invalid blob id '" + key + "'");
     if (id && exists(key)) throw plugin::BlobstoreError("blob '" + key + "' already exists");
+    // Spooled first, so the PUT carries its exact length: a source that
+    // fails midway sends nothing, and a cut connection is a short body the
+    // server can see and discard.
+    TempDir spool("bosh-dav-put");
+    const fs::path file = spool.path() / "blob";
+    {
+      std::ofstream out(file, std::ios::binary);
+      char buffer[1 << 16];
+      while (content) {
+        content.read(buffer, sizeof buffer);
+        out.write(buffer, content.gcount());
+      }
+      if (content.bad()) throw plugin::BlobstoreError("dav blobstore: reading the blob's content failed");
+      if (!out) throw plugin::BlobstoreError("dav blobstore: spooling the blob failed");
+    }
     auto session = connect();
     Poco::Net::HTTPRequest req("PUT", path(key), Poco::Net::HTTPMessage::HTTP_1_1);
-    req.setChunkedTransferEncoding(true);
+    req.setContentLength64(static_cast<Poco::UInt64>(fs::file_size(file)));
     auth(req);
     std::ostream& body = session->sendRequest(req);
-    char buffer[1 << 16];
-    while (content) {
-      content.read(buffer, sizeof buffer);
-      body.write(buffer, content.gcount());
-    }
-    if (content.bad()) throw plugin::BlobstoreError("dav blobstore: reading the blob's content failed");
+    std::ifstream spooled(file, std::ios::binary);
+    Poco::StreamCopier::copyStream(spooled, body);
     Poco::Net::HTTPResponse resp;
     std::istream& in = session->receiveResponse(resp);
     std::string text;
@@ -232,12 +243,16 @@ class ServerHandler : public Poco::Net::HTTPRequestHandler {
           std::ofstream out(tmp, std::ios::binary);
           char buffer[1 << 16];
           std::istream& in = req.stream();
+          std::uint64_t written = 0;
           while (in) {
             in.read(buffer, sizeof buffer);
             sha1.update(buffer, static_cast<std::size_t>(in.gcount()));
             out.write(buffer, in.gcount());
+            written += static_cast<std::uint64_t>(in.gcount());
           }
-          if (in.bad()) {  // the upload broke off (a chunked body without its end): keep nothing
+          const bool short_body = req.hasContentLength() &&
+                                  static_cast<std::uint64_t>(req.getContentLength64()) != written;
+          if (in.bad() || short_body) {  // the upload broke off: keep nothing
             out.close();
             fs::remove(tmp, ec);
             return done(Status::HTTP_BAD_REQUEST);
