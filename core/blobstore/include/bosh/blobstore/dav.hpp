@@ -19,12 +19,11 @@ std::string dav_path(const std::string& id);
 std::unique_ptr<plugin::Blobstore> make_dav_blobstore(plugin::HostServices& host, const plugin::Json& options);
 inline constexpr const char* kDavVersion = "1.0.0";
 
-// bosh-blobstore, the server: blobs as files under `root` (xx/<id>), written
-// in full or not at all (a body shorter than its Content-Length, or a chunked
-// body without its end, is discarded),
-// to a temp file and renamed once complete (sha1 computed on the way and
-// answered in X-Blob-Sha1). Readers may GET and HEAD; writers may also PUT
-// and DELETE.
+// bosh-blobstore, the server: blobs as files under `root` (xx/<id>). Each
+// upload goes to a temp file renamed once complete; a body shorter than its
+// Content-Length, or a chunked body without its end, is discarded. The sha1
+// is computed on the way and answered in X-Blob-Sha1. Readers may GET and
+// HEAD; writers may also PUT and DELETE.
 class DavServer {
  public:
   struct User {
