@@ -1,0 +1,54 @@
+// director.yml: what a director serves and with what.
+//
+//   name: my-bosh
+//   address: 127.0.0.1          # default 0.0.0.0
+//   port: 25555
+//   state_dir: /var/vcap/store/director   # uuid, TLS certificate, task logs
+//   tls: {cert: FILE, key: FILE}          # default: self-signed, made at first start
+//   db: sqlite:///var/vcap/store/director/director.db   # or postgres://...
+//   users: [{name: admin, password_hash: "$6$..."}]    # `bosh-director hash-password`
+//   blobstore: {provider: local, options: {...}}
+//   cpi: {plugin: local, properties: {...}}
+//   nats: nats://user:password@host:4222
+//   workers: 3
+//   max_upload_mb: 10240
+#pragma once
+
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "bosh/plugin/json.hpp"
+
+namespace bosh::director {
+
+struct User {
+  std::string name;
+  std::string password_hash;  // sha512-crypt ("$6$salt$hash")
+};
+
+struct DirectorConfig {
+  std::string name = "bosh";
+  std::string address = "0.0.0.0";
+  int port = 25555;
+  std::filesystem::path state_dir;
+  std::filesystem::path tls_cert, tls_key;
+  std::string db;
+  std::vector<User> users;
+  std::string blobstore_provider;
+  plugin::Json blobstore_options;
+  std::string cpi_plugin;
+  plugin::Json cpi_properties;
+  std::string nats;
+  int workers = 3;
+  long long max_upload_mb = 10240;
+};
+
+// InputError naming the file, line and field at fault.
+DirectorConfig load_director_config(const std::filesystem::path& file);
+
+// sha512-crypt with a random salt, and its check (constant time).
+std::string hash_password(const std::string& password);
+bool verify_password(const std::string& password, const std::string& hash);
+
+}  // namespace bosh::director

@@ -1,0 +1,272 @@
+#include "bosh/director/api.hpp"
+
+#include <Poco/JSON/Array.h>
+#include <Poco/JSON/Object.h>
+#include <Poco/Net/Context.h>
+#include <Poco/Net/HTTPBasicCredentials.h>
+#include <Poco/Net/HTTPRequestHandler.h>
+#include <Poco/Net/HTTPRequestHandlerFactory.h>
+#include <Poco/Net/HTTPServer.h>
+#include <Poco/Net/HTTPServerRequest.h>
+#include <Poco/Net/HTTPServerResponse.h>
+#include <Poco/Net/SecureServerSocket.h>
+#include <Poco/URI.h>
+
+#include <fstream>
+#include <random>
+#include <sstream>
+
+#include "bosh/common/error.hpp"
+#include "bosh/common/fs.hpp"
+#include "bosh/common/json.hpp"
+#include "bosh/common/log.hpp"
+#include "bosh/common/subprocess.hpp"
+#include "bosh/director/tasks.hpp"
+
+namespace bosh::director {
+
+namespace fs = std::filesystem;
+using Status = Poco::Net::HTTPResponse::HTTPStatus;
+
+std::filesystem::path task_log_dir(const DirectorConfig& config, std::int64_t task_id) {
+  return config.state_dir / "tasks" / std::to_string(task_id);
+}
+
+std::string director_uuid(const DirectorConfig& config) {
+  const fs::path file = config.state_dir / "director_uuid";
+  std::error_code ec;
+  if (fs::exists(file, ec)) return read_file(file);
+  std::mt19937_64 rng{std::random_device{}()};
+  std::uint64_t hi = rng(), lo = rng();
+  std::string uuid = fmt::format("{:08x}-{:04x}-4{:03x}-{:04x}-{:012x}", hi >> 32, (hi >> 16) & 0xffff, hi & 0xfff,
+                                 ((lo >> 48) & 0x3fff) | 0x8000, lo & 0xffffffffffffULL);
+  write_file_atomic(file, uuid);
+  return uuid;
+}
+
+void ensure_tls_certificate(DirectorConfig& config) {
+  if (!config.tls_cert.empty()) return;
+  config.tls_cert = config.state_dir / "tls/director.pem";
+  config.tls_key = config.state_dir / "tls/director.key";
+  std::error_code ec;
+  if (fs::exists(config.tls_cert, ec) && fs::exists(config.tls_key, ec)) return;
+  fs::create_directories(config.tls_cert.parent_path());
+  std::string host = config.address == "0.0.0.0" ? "127.0.0.1" : config.address;
+  auto r = run_process({"openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", config.tls_key.string(),
+                        "-out", config.tls_cert.string(), "-days", "3650", "-subj", "/CN=" + host, "-addext",
+                        "subjectAltName=IP:" + host});
+  if (r.exit_code != 0) fail("cannot make the director's TLS certificate: {}", r.err);
+  fs::permissions(config.tls_key, fs::perms::owner_read | fs::perms::owner_write);
+  log::info("director", "made a self-signed TLS certificate: {}", config.tls_cert.string());
+}
+
+namespace {
+
+Poco::JSON::Object::Ptr task_json(const Task& t) {
+  Poco::JSON::Object::Ptr o = new Poco::JSON::Object;
+  o->set("id", t.id);
+  o->set("state", t.state);
+  o->set("description", t.description);
+  o->set("timestamp", t.finished_at ? t.finished_at : t.created_at);
+  o->set("started_at", t.started_at ? plugin::Json(t.started_at) : plugin::Json());
+  o->set("result", t.result);
+  o->set("user", t.username);
+  o->set("deployment", t.deployment);
+  o->set("context_id", "");
+  return o;
+}
+
+struct Shared {
+  const DirectorConfig& config;
+  Database& db;
+  std::string uuid;
+};
+
+class Handler : public Poco::Net::HTTPRequestHandler {
+ public:
+  explicit Handler(Shared& shared) : s_(shared) {}
+
+  void handleRequest(Poco::Net::HTTPServerRequest& req, Poco::Net::HTTPServerResponse& resp) override {
+    try {
+      route(req, resp);
+    } catch (const std::exception& e) {
+      log::error("api", "{} {}: {}", req.getMethod(), req.getURI(), e.what());
+      if (!resp.sent()) error(resp, Status::HTTP_INTERNAL_SERVER_ERROR, 100, "internal error");
+    }
+  }
+
+ private:
+  static void send_json(Poco::Net::HTTPServerResponse& resp, Status status, const plugin::Json& body) {
+    std::string text = to_json(body);
+    resp.setStatus(status);
+    resp.setContentType("application/json");
+    resp.setContentLength(static_cast<std::streamsize>(text.size()));
+    resp.send() << text;
+  }
+  static void error(Poco::Net::HTTPServerResponse& resp, Status status, int code, const std::string& description) {
+    Poco::JSON::Object::Ptr o = new Poco::JSON::Object;
+    o->set("code", code);
+    o->set("description", description);
+    send_json(resp, status, o);
+  }
+
+  std::optional<std::string> user(Poco::Net::HTTPServerRequest& req) {
+    if (!req.hasCredentials()) return std::nullopt;
+    try {
+      Poco::Net::HTTPBasicCredentials creds(req);
+      for (const auto& u : s_.config.users)
+        if (u.name == creds.getUsername() && verify_password(creds.getPassword(), u.password_hash)) return u.name;
+    } catch (const Poco::Exception&) {
+    }
+    return std::nullopt;
+  }
+
+  void route(Poco::Net::HTTPServerRequest& req, Poco::Net::HTTPServerResponse& resp) {
+    const Poco::URI uri(req.getURI());
+    const std::string path = uri.getPath(), method = req.getMethod();
+    std::map<std::string, std::string> query;
+    for (const auto& [k, v] : uri.getQueryParameters()) query[k] = v;
+    auto who = user(req);
+
+    if (method == "GET" && path == "/info") {
+      Poco::JSON::Object::Ptr info = new Poco::JSON::Object, auth = new Poco::JSON::Object,
+                              features = new Poco::JSON::Object;
+      info->set("name", s_.config.name);
+      info->set("uuid", s_.uuid);
+      info->set("version", std::string(BOSH_VERSION) + " (bosh-cpp)");
+      info->set("user", who ? plugin::Json(*who) : plugin::Json());
+      info->set("cpi", s_.config.cpi_plugin);
+      auth->set("type", "basic");
+      auth->set("options", plugin::json_object());
+      info->set("user_authentication", auth);
+      features->set("snapshots", plugin::json_object());
+      info->set("features", features);
+      return send_json(resp, Status::HTTP_OK, info);
+    }
+    if (!who) {
+      resp.set("WWW-Authenticate", "Basic realm=\"BOSH Director\"");
+      return error(resp, Status::HTTP_UNAUTHORIZED, 401, "Not authorized: '" + path + "'");
+    }
+    TaskQueue tasks(s_.db);
+    if (method == "GET" && path == "/tasks") {
+      int limit = 30;
+      if (query.count("limit")) limit = std::max(1, std::min(1000, std::stoi(query["limit"])));
+      Poco::JSON::Array::Ptr out = new Poco::JSON::Array;
+      for (const auto& t : tasks.recent(limit, query.count("state") ? query["state"] : ""))
+        if (!query.count("deployment") || t.deployment == query["deployment"]) out->add(task_json(t));
+      return send_json(resp, Status::HTTP_OK, out);
+    }
+    static const std::string kTasks = "/tasks/", kTask = "/task/";
+    auto task_id = [&](const std::string& rest) -> std::optional<std::int64_t> {
+      try {
+        std::size_t used = 0;
+        std::int64_t id = std::stoll(rest, &used);
+        if (used == rest.size() && id > 0) return id;
+      } catch (const std::exception&) {
+      }
+      return std::nullopt;
+    };
+    if (method == "GET" && path.rfind(kTasks, 0) == 0) {
+      std::string rest = path.substr(kTasks.size());
+      const bool output = rest.size() > 7 && rest.substr(rest.size() - 7) == "/output";
+      if (output) rest = rest.substr(0, rest.size() - 7);
+      auto id = task_id(rest);
+      auto task = id ? tasks.get(*id) : std::nullopt;
+      if (!task) return error(resp, Status::HTTP_NOT_FOUND, 10001, "Task " + rest + " not found");
+      if (!output) return send_json(resp, Status::HTTP_OK, task_json(*task));
+      const std::string type = query.count("type") ? query["type"] : "result";
+      if (type != "event" && type != "debug" && type != "result" && type != "cpi")
+        return error(resp, Status::HTTP_BAD_REQUEST, 10002, "Unknown output type '" + type + "'");
+      std::string text;
+      try {
+        text = read_file(task_log_dir(s_.config, *id) / type);
+      } catch (const bosh::Error&) {
+      }
+      // Range: bytes=N- streams what was added since offset N.
+      std::size_t offset = 0;
+      const std::string range = req.get("Range", "");
+      if (range.rfind("bytes=", 0) == 0) {
+        try {
+          offset = std::stoull(range.substr(6));
+        } catch (const std::exception&) {
+        }
+      }
+      if (offset > text.size()) offset = text.size();
+      resp.setStatus(offset ? Status::HTTP_PARTIAL_CONTENT : Status::HTTP_OK);
+      resp.setContentType("text/plain");
+      if (offset) resp.set("Content-Range", fmt::format("bytes {}-{}/{}", offset, text.size(), text.size()));
+      std::string body = text.substr(offset);
+      resp.setContentLength(static_cast<std::streamsize>(body.size()));
+      resp.send() << body;
+      return;
+    }
+    if (method == "DELETE" && path.rfind(kTask, 0) == 0) {
+      auto id = task_id(path.substr(kTask.size()));
+      if (!id || !tasks.get(*id)) return error(resp, Status::HTTP_NOT_FOUND, 10001, "Task not found");
+      if (!tasks.cancel(*id)) return error(resp, Status::HTTP_BAD_REQUEST, 10003, "Task is not running or queued");
+      resp.setStatus(Status::HTTP_NO_CONTENT);
+      resp.setContentLength(0);
+      resp.send();
+      return;
+    }
+    if (method == "GET" && path == "/locks") {
+      Poco::JSON::Array::Ptr out = new Poco::JSON::Array;
+      for (const auto& l : Locks(s_.db).list()) {
+        // "lock:<type>:<resource>"
+        std::string rest = l.name.rfind("lock:", 0) == 0 ? l.name.substr(5) : l.name;
+        std::string type = rest.substr(0, rest.find(':'));
+        Poco::JSON::Array::Ptr resource = new Poco::JSON::Array;
+        if (rest.find(':') != std::string::npos) resource->add(rest.substr(rest.find(':') + 1));
+        Poco::JSON::Object::Ptr o = new Poco::JSON::Object;
+        o->set("type", type);
+        o->set("resource", resource);
+        o->set("timeout", std::to_string(l.expires_at));
+        o->set("task_id", std::to_string(l.task_id));
+        o->set("user", l.username);
+        o->set("since", std::to_string(l.acquired_at));
+        out->add(o);
+      }
+      return send_json(resp, Status::HTTP_OK, out);
+    }
+    error(resp, Status::HTTP_NOT_FOUND, 404, "No such endpoint: " + method + " " + path);
+  }
+
+  Shared& s_;
+};
+
+class Factory : public Poco::Net::HTTPRequestHandlerFactory {
+ public:
+  explicit Factory(Shared& shared) : s_(shared) {}
+  Poco::Net::HTTPRequestHandler* createRequestHandler(const Poco::Net::HTTPServerRequest&) override {
+    return new Handler(s_);
+  }
+
+ private:
+  Shared& s_;
+};
+
+}  // namespace
+
+struct ApiServer::Impl {
+  Shared shared;
+  std::unique_ptr<Poco::Net::SecureServerSocket> socket;
+  std::unique_ptr<Poco::Net::HTTPServer> server;
+};
+
+ApiServer::ApiServer(const DirectorConfig& config, Database& db, std::string uuid)
+    : impl_(new Impl{Shared{config, db, std::move(uuid)}, nullptr, nullptr}) {
+  Poco::Net::Context::Ptr context = new Poco::Net::Context(Poco::Net::Context::TLS_SERVER_USE, config.tls_key.string(),
+                                                           config.tls_cert.string(), "", Poco::Net::Context::VERIFY_NONE);
+  impl_->socket = std::make_unique<Poco::Net::SecureServerSocket>(
+      Poco::Net::SocketAddress(config.address, static_cast<Poco::UInt16>(config.port)), 64, context);
+  auto params = new Poco::Net::HTTPServerParams;
+  params->setMaxThreads(16);
+  impl_->server = std::make_unique<Poco::Net::HTTPServer>(new Factory(impl_->shared), *impl_->socket, params);
+  impl_->server->start();
+}
+
+ApiServer::~ApiServer() { impl_->server->stopAll(true); }
+
+int ApiServer::port() const { return impl_->socket->address().port(); }
+
+}  // namespace bosh::director

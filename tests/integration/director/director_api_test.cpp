@@ -1,0 +1,134 @@
+// The bosh-director binary: config, TLS, auth and the task/lock endpoints.
+#include <doctest/doctest.h>
+
+#include <thread>
+
+#include "../../peers/nats_server.hpp"  // free_port, port_open
+#include "bosh/common/fs.hpp"
+#include "bosh/common/http.hpp"
+#include "bosh/common/json.hpp"
+#include "bosh/common/subprocess.hpp"
+#include "bosh/director/config.hpp"
+#include "bosh/director/db.hpp"
+#include "bosh/director/tasks.hpp"
+
+namespace fs = std::filesystem;
+using namespace std::chrono_literals;
+
+namespace {
+const fs::path kDirector = fs::path(BOSH_TEST_BINARY_DIR) / "bin/bosh-director";
+
+struct RunningDirector {
+  bosh::TempDir dir{"bosh-director"};
+  int port = bosh::testing::free_port();
+  std::unique_ptr<bosh::BackgroundProcess> process;
+
+  RunningDirector() {
+    auto hash = bosh::run_process({kDirector.string(), "hash-password", "s3cret"});
+    REQUIRE(hash.exit_code == 0);
+    std::string h = hash.out.substr(0, hash.out.find('\n'));
+    bosh::write_file_atomic(dir.path() / "director.yml",
+                            "name: test-bosh\naddress: 127.0.0.1\nport: " + std::to_string(port) + "\nstate_dir: " +
+                                (dir.path() / "state").string() + "\nusers:\n- name: admin\n  password_hash: \"" + h +
+                                "\"\ncpi: {plugin: local}\n",
+                            fs::perms::owner_read | fs::perms::owner_write);
+    start();
+  }
+  void start() {
+    process = std::make_unique<bosh::BackgroundProcess>(
+        std::vector<std::string>{kDirector.string(), "--config", (dir.path() / "director.yml").string()},
+        dir.path() / "director.log");
+    for (int i = 0; i < 1000 && !bosh::testing::port_open(port); ++i) std::this_thread::sleep_for(10ms);
+    REQUIRE_MESSAGE(bosh::testing::port_open(port), bosh::read_file(dir.path() / "director.log"));
+  }
+  bosh::plugin::HttpResponse request(const std::string& method, const std::string& path, const std::string& auth = "admin:s3cret",
+                                     std::map<std::string, std::string> headers = {}) {
+    bosh::plugin::HttpRequest req;
+    req.method = method;
+    req.url = "https://" + (auth.empty() ? "" : auth + "@") + "127.0.0.1:" + std::to_string(port) + path;
+    req.ca_cert_pem = bosh::read_file(dir.path() / "state/tls/director.pem");
+    req.headers = std::move(headers);
+    return bosh::http_request(req);
+  }
+  std::string db_url() const { return "sqlite://" + (dir.path() / "state/director.db").string(); }
+};
+}  // namespace
+
+TEST_SUITE("integration") {
+  TEST_CASE("director: /info / auth / tasks with output ranges / cancel / locks and restart recovery") {
+    RunningDirector director;
+    auto info = director.request("GET", "/info", "");
+    REQUIRE(info.status == 200);
+    auto o = bosh::as_object(bosh::parse_json(info.body, "info"), "info");
+    CHECK(o->getValue<std::string>("name") == "test-bosh");
+    CHECK(o->getValue<std::string>("uuid").size() == 36);
+    CHECK(o->get("user").isEmpty());
+    CHECK(o->getObject("user_authentication")->getValue<std::string>("type") == "basic");
+    CHECK(bosh::as_object(bosh::parse_json(director.request("GET", "/info").body, "i"), "i")->getValue<std::string>("user") == "admin");
+
+    auto denied = director.request("GET", "/tasks", "");
+    CHECK(denied.status == 401);
+    CHECK(denied.body == "{\"code\":401,\"description\":\"Not authorized: '/tasks'\"}");
+    CHECK(director.request("GET", "/tasks", "admin:wrong").status == 401);
+    CHECK(director.request("GET", "/tasks").body == "[]");
+
+    // Tasks as workers leave them in the database and the log dir.
+    auto db = bosh::director::Database::open(director.db_url());
+    bosh::director::TaskQueue q(*db);
+    auto id = q.enqueue("update_deployment", "create deployment", "admin", "cf");
+    auto uuid = o->getValue<std::string>("uuid");
+    REQUIRE(q.claim(uuid + "/worker-0"));
+    bosh::write_file_atomic(director.dir.path() / ("state/tasks/" + std::to_string(id) + "/event"),
+                            "{\"stage\":\"Preparing\"}\n{\"stage\":\"Updating\"}\n");
+    auto task = bosh::as_object(bosh::parse_json(director.request("GET", "/tasks/" + std::to_string(id)).body, "t"), "t");
+    CHECK(task->getValue<std::string>("state") == "processing");
+    CHECK(task->getValue<std::string>("deployment") == "cf");
+    auto full = director.request("GET", "/tasks/" + std::to_string(id) + "/output?type=event");
+    CHECK(full.status == 200);
+    CHECK(full.body == "{\"stage\":\"Preparing\"}\n{\"stage\":\"Updating\"}\n");
+    auto tail = director.request("GET", "/tasks/" + std::to_string(id) + "/output?type=event", "admin:s3cret",
+                                 {{"Range", "bytes=22-"}});
+    CHECK(tail.status == 206);
+    CHECK(tail.body == "{\"stage\":\"Updating\"}\n");
+    CHECK(director.request("GET", "/tasks/999").status == 404);
+    CHECK(director.request("GET", "/tasks/" + std::to_string(id) + "/output?type=nope").status == 400);
+
+    // Locks show who holds them and until when.
+    bosh::director::Locks(*db).acquire("lock:deployment:cf", id, "admin", std::chrono::seconds(60));
+    auto locks = bosh::as_array(bosh::parse_json(director.request("GET", "/locks").body, "l"), "l");
+    REQUIRE(locks->size() == 1);
+    CHECK(locks->getObject(0)->getValue<std::string>("type") == "deployment");
+    CHECK(locks->getObject(0)->getValue<std::string>("task_id") == std::to_string(id));
+
+    // Restart: the task this director was running becomes an error; its lock goes.
+    director.process->stop();
+    director.start();
+    auto after = bosh::as_object(bosh::parse_json(director.request("GET", "/tasks/" + std::to_string(id)).body, "t"), "t");
+    CHECK(after->getValue<std::string>("state") == "error");
+    CHECK(after->getValue<std::string>("result") == "director restarted while this task was running");
+    CHECK(director.request("GET", "/locks").body == "[]");
+
+    // Cancel: a queued task is cancelled at once.
+    auto queued = q.enqueue("delete_release", "delete release", "admin");
+    CHECK(director.request("DELETE", "/task/" + std::to_string(queued)).status == 204);
+    CHECK(q.get(queued)->state == "cancelled");
+    CHECK(director.request("DELETE", "/task/" + std::to_string(queued)).status == 400);
+  }
+
+  TEST_CASE("director: a plain password in director.yml is refused naming the line") {
+    bosh::TempDir dir("bosh-director-bad");
+    bosh::write_file_atomic(dir.path() / "d.yml", "state_dir: /tmp/x\nusers:\n- name: admin\n  password: admin\n");
+    auto r = bosh::run_process({kDirector.string(), "--config", (dir.path() / "d.yml").string()});
+    CHECK(r.exit_code == 1);
+    CHECK(r.err == "bosh-director: " + (dir.path() / "d.yml").string() +
+                       ":3:3: user 'admin' has a plain password; store password_hash (bosh-director hash-password)\n");
+  }
+
+  TEST_CASE("director: password hashes are sha512-crypt and verify") {
+    auto h = bosh::director::hash_password("pw");
+    CHECK(h.rfind("$6$", 0) == 0);
+    CHECK(bosh::director::verify_password("pw", h));
+    CHECK_FALSE(bosh::director::verify_password("pW", h));
+    CHECK(bosh::director::hash_password("pw") != h);  // salted
+  }
+}
