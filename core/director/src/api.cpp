@@ -21,7 +21,11 @@
 #include "bosh/common/json.hpp"
 #include "bosh/common/log.hpp"
 #include "bosh/common/subprocess.hpp"
+#include "bosh/common/http.hpp"
+#include "bosh/director/releases.hpp"
 #include "bosh/director/tasks.hpp"
+
+#include <Poco/StreamCopier.h>
 
 namespace bosh::director {
 
@@ -61,6 +65,11 @@ void ensure_tls_certificate(DirectorConfig& config) {
 }
 
 namespace {
+
+std::string random_name() {
+  static thread_local std::mt19937_64 rng{std::random_device{}()};
+  return fmt::format("{:016x}", rng());
+}
 
 Poco::JSON::Object::Ptr task_json(const Task& t) {
   Poco::JSON::Object::Ptr o = new Poco::JSON::Object;
@@ -205,6 +214,50 @@ class Handler : public Poco::Net::HTTPRequestHandler {
       if (!id || !tasks.get(*id)) return error(resp, Status::HTTP_NOT_FOUND, 10001, "Task not found");
       if (!tasks.cancel(*id)) return error(resp, Status::HTTP_BAD_REQUEST, 10003, "Task is not running or queued");
       resp.setStatus(Status::HTTP_NO_CONTENT);
+      resp.setContentLength(0);
+      resp.send();
+      return;
+    }
+    if (method == "GET" && path == "/releases") return send_json(resp, Status::HTTP_OK, list_releases(s_.db));
+    if (method == "POST" && path == "/releases") {
+      // The tarball as the body (streamed to disk, bounded), or {"location": URL}.
+      fs::create_directories(s_.config.state_dir / "uploads");
+      const fs::path file = s_.config.state_dir / "uploads" / (random_name() + ".tgz");
+      const std::uint64_t limit = static_cast<std::uint64_t>(s_.config.max_upload_mb) << 20;
+      if (req.getContentType().find("json") != std::string::npos) {
+        std::string body;
+        Poco::StreamCopier::copyToString(req.stream(), body);
+        auto location = find_string(as_object(parse_json(body, "request"), "request"), "location", "request");
+        if (!location) return error(resp, Status::HTTP_BAD_REQUEST, 40000, "expected a tarball or {\"location\": URL}");
+        plugin::HttpRequest get;
+        get.url = *location;
+        get.timeout = std::chrono::seconds(600);
+        auto got = http_request(get);
+        if (got.status != 200)
+          return error(resp, Status::HTTP_BAD_REQUEST, 40001, fmt::format("{}: HTTP {}", log::redact_url(*location), got.status));
+        write_file_atomic(file, got.body);
+      } else {
+        std::ofstream out(file, std::ios::binary);
+        char buffer[1 << 16];
+        std::uint64_t total = 0;
+        std::istream& in = req.stream();
+        while (in) {
+          in.read(buffer, sizeof buffer);
+          total += static_cast<std::uint64_t>(in.gcount());
+          if (total > limit) {
+            out.close();
+            fs::remove(file);
+            return error(resp, Status::HTTP_REQUEST_ENTITY_TOO_LARGE, 40002,
+                         fmt::format("upload larger than max_upload_mb ({})", s_.config.max_upload_mb));
+          }
+          out.write(buffer, in.gcount());
+        }
+      }
+      Poco::JSON::Object::Ptr payload = new Poco::JSON::Object;
+      payload->set("path", file.string());
+      auto id = tasks.enqueue("upload_release", "create release", *who, "", to_json(plugin::Json(payload)));
+      resp.set("Location", "/tasks/" + std::to_string(id));
+      resp.setStatus(Status::HTTP_FOUND);
       resp.setContentLength(0);
       resp.send();
       return;

@@ -10,7 +10,12 @@
 #include "bosh/director/api.hpp"
 #include "bosh/director/config.hpp"
 #include "bosh/director/db.hpp"
+#include "bosh/director/releases.hpp"
 #include "bosh/director/tasks.hpp"
+#include "bosh/director/workers.hpp"
+#include "bosh/blobstore/blobstore.hpp"
+#include "bosh/common/json.hpp"
+#include "bosh/plugin_host/plugin_host.hpp"
 
 int main(int argc, char** argv) {
   std::vector<std::string> args(argv + 1, argv + argc);
@@ -43,6 +48,19 @@ int main(int argc, char** argv) {
     sigaddset(&signals, SIGTERM);
     sigaddset(&signals, SIGINT);
     pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+    // The blobstore jobs and packages go to: director.yml's, or a local one in the state dir.
+    bosh::plugin_host::PluginHost plugins("bosh-director");
+    bosh::blobstore::register_builtin_providers(plugins);
+    plugins.load_all();
+    std::string provider = config.blobstore_provider;
+    bosh::plugin::Json options = config.blobstore_options;
+    if (provider.empty()) {
+      provider = "local";
+      options = bosh::parse_json("{\"blobstore_path\": \"" + (config.state_dir / "blobs").string() + "\"}", "defaults");
+    }
+    auto blobstore = plugins.create_blobstore(provider, options);
+    bosh::director::Workers workers(config, *db, *blobstore, uuid,
+                                    {{"upload_release", bosh::director::upload_release_task}});
     bosh::director::ApiServer api(config, *db, uuid);
     std::cout << "bosh-director " << config.name << " (" << uuid << ") listening on " << config.address << ":"
               << api.port() << std::endl;

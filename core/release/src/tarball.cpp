@@ -67,10 +67,14 @@ ReleaseManifest read_release_tarball_manifest(const fs::path& tarball) {
 }
 
 ReleaseManifest verify_release_tarball(const fs::path& tarball) {
-  const std::string name = tarball.string();
   TempDir tmp("bosh-verify-release");
-  extract_tgz(tarball, tmp.path());  // refuses unsafe or duplicate entries, naming them
-  const fs::path mf = tmp.path() / "release.MF";
+  return verify_release_tarball(tarball, tmp.path());
+}
+
+ReleaseManifest verify_release_tarball(const fs::path& tarball, const fs::path& extract_to) {
+  const std::string name = tarball.string();
+  extract_tgz(tarball, extract_to);  // refuses unsafe or duplicate entries, naming them
+  const fs::path mf = extract_to / "release.MF";
   std::error_code ec;
   if (!fs::is_regular_file(mf, ec)) fail<InputError>("{}: no release.MF", name);
   ReleaseManifest m = parse_release_manifest(read_file(mf), name + ":release.MF");
@@ -78,7 +82,7 @@ ReleaseManifest verify_release_tarball(const fs::path& tarball) {
   std::set<std::string> expected_files = {"release.MF"};
   auto check = [&](const ManifestItem& item, const std::string& rel) {
     expected_files.insert(rel);
-    fs::path p = tmp.path() / rel;
+    fs::path p = extract_to / rel;
     if (!fs::is_regular_file(p, ec)) fail<InputError>("{}: release.MF lists {} but the tarball has no {}", name, item.name, rel);
     Digest want = strongest_digest(parse_multi_digest(item.sha1));
     std::string got = file_digest(p, want.algorithm);
@@ -106,16 +110,16 @@ ReleaseManifest verify_release_tarball(const fs::path& tarball) {
       if (!package_names.count(p))
         fail<InputError>("{}: job '{}' needs package '{}', which the release does not contain", name, j.name, p);
     try {
-      read_tgz_entry(tmp.path() / ("jobs/" + j.name + ".tgz"), "job.MF");
+      read_tgz_entry(extract_to / ("jobs/" + j.name + ".tgz"), "job.MF");
     } catch (const InputError&) {
       fail<InputError>("{}: jobs/{}.tgz has no job.MF", name, j.name);
     }
   }
   if (m.license) check(*m.license, "license.tgz");
 
-  for (const auto& entry : fs::recursive_directory_iterator(tmp.path())) {
+  for (const auto& entry : fs::recursive_directory_iterator(extract_to)) {
     if (entry.is_directory()) continue;
-    std::string rel = entry.path().lexically_relative(tmp.path()).generic_string();
+    std::string rel = entry.path().lexically_relative(extract_to).generic_string();
     if (!expected_files.count(rel)) fail<InputError>("{}: {} is not listed in release.MF", name, rel);
   }
   return m;

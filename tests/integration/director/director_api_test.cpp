@@ -4,6 +4,7 @@
 #include <thread>
 
 #include "../../peers/nats_server.hpp"  // free_port, port_open
+#include "../../peers/postgres_server.hpp"
 #include "bosh/common/fs.hpp"
 #include "bosh/common/http.hpp"
 #include "bosh/common/json.hpp"
@@ -11,6 +12,9 @@
 #include "bosh/director/config.hpp"
 #include "bosh/director/db.hpp"
 #include "bosh/director/tasks.hpp"
+#include "bosh/release/create.hpp"
+
+#include <fstream>
 
 namespace fs = std::filesystem;
 using namespace std::chrono_literals;
@@ -23,14 +27,14 @@ struct RunningDirector {
   int port = bosh::testing::free_port();
   std::unique_ptr<bosh::BackgroundProcess> process;
 
-  RunningDirector() {
+  explicit RunningDirector(const std::string& db = "") {
     auto hash = bosh::run_process({kDirector.string(), "hash-password", "s3cret"});
     REQUIRE(hash.exit_code == 0);
     std::string h = hash.out.substr(0, hash.out.find('\n'));
     bosh::write_file_atomic(dir.path() / "director.yml",
                             "name: test-bosh\naddress: 127.0.0.1\nport: " + std::to_string(port) + "\nstate_dir: " +
                                 (dir.path() / "state").string() + "\nusers:\n- name: admin\n  password_hash: \"" + h +
-                                "\"\ncpi: {plugin: local}\n",
+                                "\"\ncpi: {plugin: local}\n" + (db.empty() ? "" : "db: " + db + "\n"),
                             fs::perms::owner_read | fs::perms::owner_write);
     start();
   }
@@ -42,8 +46,9 @@ struct RunningDirector {
     REQUIRE_MESSAGE(bosh::testing::port_open(port), bosh::read_file(dir.path() / "director.log"));
   }
   bosh::plugin::HttpResponse request(const std::string& method, const std::string& path, const std::string& auth = "admin:s3cret",
-                                     std::map<std::string, std::string> headers = {}) {
+                                     std::map<std::string, std::string> headers = {}, std::string body = "") {
     bosh::plugin::HttpRequest req;
+    req.body = std::move(body);
     req.method = method;
     req.url = "https://" + (auth.empty() ? "" : auth + "@") + "127.0.0.1:" + std::to_string(port) + path;
     req.ca_cert_pem = bosh::read_file(dir.path() / "state/tls/director.pem");
@@ -53,6 +58,10 @@ struct RunningDirector {
   std::string db_url() const { return "sqlite://" + (dir.path() / "state/director.db").string(); }
 };
 }  // namespace
+
+namespace {
+void check_upload_release(RunningDirector& director);
+}
 
 TEST_SUITE("integration") {
   TEST_CASE("director: /info / auth / tasks with output ranges / cancel / locks and restart recovery") {
@@ -131,4 +140,84 @@ TEST_SUITE("integration") {
     CHECK_FALSE(bosh::director::verify_password("pW", h));
     CHECK(bosh::director::hash_password("pw") != h);  // salted
   }
+
+  TEST_CASE("director: upload release runs as a task; jobs and packages land in the blobstore once") {
+    RunningDirector director;
+    check_upload_release(director);
+  }
+
+  TEST_CASE("director: upload release on PostgreSQL") {
+    bosh::testing::PostgresServer pg;
+    RunningDirector director(pg.url());
+    check_upload_release(director);
+  }
 }
+
+namespace {
+void check_upload_release(RunningDirector& director) {
+  {
+    // A small release, made as `bosh create release --with-tarball` makes it.
+    bosh::TempDir src("bosh-director-release");
+    auto write = [&](const std::string& rel, const std::string& text) {
+      fs::create_directories((src.path() / rel).parent_path());
+      std::ofstream(src.path() / rel) << text;
+    };
+    write("config/final.yml", "name: demo\n");
+    write("packages/lib/spec", "name: lib\nfiles: [lib/*]\n");
+    write("packages/lib/packaging", "cp -a lib ${BOSH_INSTALL_TARGET}\n");
+    write("src/lib/a.txt", "a\n");
+    write("jobs/web/spec", "name: web\ntemplates: {ctl.erb: bin/ctl}\npackages: [lib]\n");
+    write("jobs/web/monit", "");
+    write("jobs/web/templates/ctl.erb", "run\n");
+    bosh::release::CreateOptions options;
+    options.dir = src.path();
+    options.force = true;
+    options.with_tarball = true;
+    auto created = bosh::release::create_release(options, nullptr);
+    const std::string tarball = bosh::read_file(*created.tarball);
+
+    auto upload = [&](const std::string& body) {
+      auto r = director.request("POST", "/releases", "admin:s3cret", {{"Content-Type", "application/x-compressed"}}, body);
+      REQUIRE(r.status == 302);
+      const std::string location = r.headers.at("Location");
+      std::string state;
+      Poco::JSON::Object::Ptr task;
+      for (int i = 0; i < 200; ++i) {
+        task = bosh::as_object(bosh::parse_json(director.request("GET", location).body, "task"), "task");
+        state = task->getValue<std::string>("state");
+        if (state != "queued" && state != "processing") break;
+        std::this_thread::sleep_for(50ms);
+      }
+      return std::make_pair(location, task);
+    };
+    auto [location, task] = upload(tarball);
+    CHECK(task->getValue<std::string>("state") == "done");
+    CHECK(task->getValue<std::string>("result") == "Created release 'demo/0+dev.1'");
+    auto events = director.request("GET", location + "/output?type=event").body;
+    CHECK(events.find("\"stage\":\"Creating new packages\"") != std::string::npos);
+    CHECK(events.find("\"stage\":\"Release has been created\"") != std::string::npos);
+    auto releases = bosh::as_array(bosh::parse_json(director.request("GET", "/releases").body, "r"), "r");
+    REQUIRE(releases->size() == 1);
+    CHECK(releases->getObject(0)->getValue<std::string>("name") == "demo");
+    auto v = releases->getObject(0)->getArray("release_versions")->getObject(0);
+    CHECK(v->getValue<std::string>("version") == "0+dev.1");
+    CHECK(v->getArray("job_names")->getElement<std::string>(0) == "web");
+    std::size_t blobs = 0;
+    for (const auto& e : fs::recursive_directory_iterator(director.dir.path() / "state/blobs"))
+      blobs += e.is_regular_file();
+    CHECK(blobs == 2);  // one package, one job
+
+    // The same again: nothing new.
+    auto [again_location, again] = upload(tarball);
+    CHECK(again->getValue<std::string>("result") == "Release 'demo/0+dev.1' already exists");
+
+    // A tampered tarball fails its task with the digest named.
+    std::string bad = tarball;
+    auto [bad_location, failed] = upload(bad.substr(0, bad.size() / 2));
+    CHECK(failed->getValue<std::string>("state") == "error");
+    CHECK_FALSE(failed->getValue<std::string>("result").empty());
+    // Nothing half-stored: still one release version, two blobs.
+    CHECK(bosh::as_array(bosh::parse_json(director.request("GET", "/releases").body, "r"), "r")->size() == 1);
+  }
+}
+}  // namespace

@@ -34,5 +34,7 @@ ReleaseManifest read_release_tarball_manifest(const std::filesystem::path& tarba
 // archive holding job.MF. Returns the manifest; InputError naming the first
 // problem otherwise.
 ReleaseManifest verify_release_tarball(const std::filesystem::path& tarball);
+// The same, keeping the verified contents in `extract_to` (an empty directory).
+ReleaseManifest verify_release_tarball(const std::filesystem::path& tarball, const std::filesystem::path& extract_to);
 
 }  // namespace bosh::release
