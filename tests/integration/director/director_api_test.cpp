@@ -141,7 +141,7 @@ TEST_SUITE("integration") {
     CHECK(bosh::director::hash_password("pw") != h);  // salted
   }
 
-  TEST_CASE("director: upload release runs as a task; jobs and packages land in the blobstore once") {
+  TEST_CASE("director: upload release runs as a task and stores jobs and packages once") {
     RunningDirector director;
     check_upload_release(director);
   }
