@@ -100,5 +100,6 @@ void register_misc_commands(CommandTable& table);
 void register_director_commands(CommandTable& table);
 void register_release_commands(CommandTable& table);
 void register_agent_commands(CommandTable& table);
+void register_director_api_commands(CommandTable& table);
 
 }  // namespace bosh::cli

@@ -89,6 +89,37 @@ std::vector<std::filesystem::path> CliConfig::plugin_files() const {
   return out;
 }
 
+std::string CliConfig::ca_cert(const std::string& url) const {
+  YAML::Node certs = root_["ca_cert"];
+  if (certs && certs.IsMap() && certs[url] && certs[url].IsScalar()) return certs[url].Scalar();
+  return "";
+}
+
+void CliConfig::set_ca_cert(const std::string& url, const std::string& pem) { root_["ca_cert"][url] = pem; }
+
+std::optional<std::pair<std::string, std::string>> CliConfig::credentials(const std::string& url) const {
+  YAML::Node auth = root_["auth"];
+  if (!auth || !auth.IsMap() || !auth[url] || !auth[url].IsMap()) return std::nullopt;
+  YAML::Node a = auth[url];
+  if (!a["username"] || !a["password"]) return std::nullopt;
+  return std::make_pair(a["username"].as<std::string>(), a["password"].as<std::string>());
+}
+
+void CliConfig::set_credentials(const std::string& url, const std::string& user, const std::string& password) {
+  root_["auth"][url]["username"] = user;
+  root_["auth"][url]["password"] = password;
+}
+
+void CliConfig::forget_credentials(const std::string& url) {
+  if (root_["auth"] && root_["auth"].IsMap()) root_["auth"].remove(url);
+}
+
+void CliConfig::set_director_facts(const std::string& name, const std::string& uuid, const std::string& version) {
+  root_["target_director_name"] = name;
+  root_["target_uuid"] = uuid;
+  root_["target_version"] = version;
+}
+
 std::string normalize_director_url(const std::string& input) {
   if (input.empty()) fail<InputError>("director URL is empty");
   std::string url = input;

@@ -34,6 +34,15 @@ class CliConfig {
 
   std::vector<std::filesystem::path> plugin_files() const;
 
+  // ca_cert: {<url>: <PEM>} — the CA a director's certificate is checked with.
+  std::string ca_cert(const std::string& url) const;
+  void set_ca_cert(const std::string& url, const std::string& pem);
+  // auth: {<url>: {username, password}} (the classic CLI's keys).
+  std::optional<std::pair<std::string, std::string>> credentials(const std::string& url) const;
+  void set_credentials(const std::string& url, const std::string& user, const std::string& password);
+  void forget_credentials(const std::string& url);
+  void set_director_facts(const std::string& name, const std::string& uuid, const std::string& version);
+
  private:
   std::filesystem::path path_;
   YAML::Node root_;

@@ -66,7 +66,7 @@ TEST_SUITE("unit") {
     Env env;
     auto r = run_bosh({"help", "target"});
     CHECK(r.code == 0);
-    CHECK(r.out.rfind("Usage: bosh target [URL|NAME] [NAME]\n", 0) == 0);
+    CHECK(r.out.rfind("Usage: bosh target [URL|NAME] [NAME] [OPTIONS]\n", 0) == 0);
     auto g = run_bosh({"help", "director"});
     CHECK(g.code == 0);
     CHECK(contains(g.out, "  targets "));

@@ -1,6 +1,7 @@
 // target, targets: choose and list directors (environments). Until the
 // director API lands these only read and write the config file.
 #include "bosh/common/error.hpp"
+#include "bosh/common/fs.hpp"
 #include "../command.hpp"
 
 namespace bosh::cli {
@@ -38,6 +39,7 @@ int run_target(plugin::Invocation& inv, Context& ctx) {
         if (u == url) name = n;
     }
   }
+  if (inv.has("ca-cert")) config.set_ca_cert(url, read_file(inv.value("ca-cert")));
   config.set_target(url, name);
   config.save();
   ctx.ui.line("Target set to " + url + (name ? " (" + *name + ")" : ""));
@@ -68,7 +70,9 @@ int run_targets(plugin::Invocation&, Context& ctx) {
 void register_director_commands(CommandTable& table) {
   table.add_group({"Director", "", "built-in", true});
   table.add({"Director", "target", "Show the current director, or choose one (by URL, or by a NAME given before)",
-             {{"URL|NAME", false, false}, {"NAME", false, false}}, {}, run_target});
+             {{"URL|NAME", false, false}, {"NAME", false, false}},
+             {{"ca-cert", 0, "The CA certificate (PEM file) the director's certificate is checked with", true, "FILE"}},
+             run_target});
   table.add({"Director", "targets", "List the named directors in the config file", {}, {}, run_targets});
 }
 

@@ -1,0 +1,215 @@
+// Talking to a director: login, logout, status, upload release, releases,
+// tasks, task, cancel task, locks.
+#include <ctime>
+#include <iostream>
+
+#include "../command.hpp"
+#include "../director_client.hpp"
+#include "bosh/common/error.hpp"
+#include "bosh/common/fs.hpp"
+#include "bosh/common/json.hpp"
+
+namespace bosh::cli {
+
+namespace {
+
+std::string when(std::int64_t t) {
+  if (t <= 0) return "";
+  std::time_t tt = static_cast<std::time_t>(t);
+  std::tm tm{};
+  gmtime_r(&tt, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%d %H:%M:%S UTC", &tm);
+  return buf;
+}
+
+std::string str(const Poco::JSON::Object::Ptr& o, const std::string& key) {
+  if (!o->has(key) || o->get(key).isEmpty()) return "";
+  return o->get(key).toString();
+}
+
+int run_login(plugin::Invocation& inv, Context& ctx) {
+  DirectorTarget target = current_target(ctx);
+  std::string user = inv.args.size() > 0 ? inv.args[0] : "", password = inv.args.size() > 1 ? inv.args[1] : "";
+  if (user.empty() || password.empty()) {
+    if (ctx.global.non_interactive) throw plugin::UsageError("give USER and PASSWORD with -n");
+    if (user.empty()) {
+      std::cerr << "Username: ";
+      std::getline(std::cin, user);
+    }
+    if (password.empty()) {
+      std::cerr << "Password: ";
+      std::getline(std::cin, password);
+    }
+  }
+  target.user = user;
+  target.password = password;
+  DirectorClient client(target);
+  auto info = as_object(client.get_json("/info"), "info");
+  if (str(info, "user") != user) fail("cannot log in to {} as '{}': wrong user or password", target.url, user);
+  ctx.config.set_credentials(target.url, user, password);
+  ctx.config.set_director_facts(str(info, "name"), str(info, "uuid"), str(info, "version"));
+  ctx.config.save();
+  ctx.ui.line("Logged in to '" + str(info, "name") + "' as '" + user + "'");
+  return 0;
+}
+
+int run_logout(plugin::Invocation&, Context& ctx) {
+  DirectorTarget target = current_target(ctx);
+  ctx.config.forget_credentials(target.url);
+  ctx.config.save();
+  ctx.ui.line("Logged out from " + target.url);
+  return 0;
+}
+
+int run_status(plugin::Invocation&, Context& ctx) {
+  ctx.ui.line("Config: " + ctx.config.path().string());
+  auto url = ctx.global.target ? std::optional<std::string>(*ctx.global.target) : ctx.config.target();
+  if (!url) {
+    ctx.ui.line("Director: not set ('bosh target URL')");
+    return 0;
+  }
+  DirectorTarget target = current_target(ctx);
+  DirectorClient client(target);
+  auto info = as_object(client.get_json("/info"), "info");
+  Table t;
+  t.content = "director";
+  t.keys = {"name", "url", "version", "user", "uuid", "cpi"};
+  t.headers = {"Name", "URL", "Version", "User", "UUID", "CPI"};
+  std::string user = str(info, "user");
+  t.rows.push_back({str(info, "name"), target.url, str(info, "version"), user.empty() ? "(not logged in)" : user,
+                    str(info, "uuid"), str(info, "cpi")});
+  ctx.ui.table(t);
+  return 0;
+}
+
+int run_upload_release(plugin::Invocation& inv, Context& ctx) {
+  DirectorClient client(current_target(ctx));
+  const std::string& what = inv.args[0];
+  std::int64_t id;
+  if (what.rfind("http://", 0) == 0 || what.rfind("https://", 0) == 0) {
+    Poco::JSON::Object::Ptr body = new Poco::JSON::Object;
+    body->set("location", what);
+    id = client.start_task("POST", "/releases", to_json(plugin::Json(body)), "application/json");
+  } else {
+    ctx.ui.progress("Uploading", 0, 1, what);
+    id = client.start_task("POST", "/releases", read_file(what), "application/x-compressed");
+    ctx.ui.progress("Uploading", 1, 1, what);
+  }
+  auto task = as_object(client.track(id, ctx.ui), "task");
+  return task->getValue<std::string>("state") == "done" ? 0 : 1;
+}
+
+int run_releases(plugin::Invocation&, Context& ctx) {
+  DirectorClient client(current_target(ctx));
+  Table t;
+  t.content = "releases";
+  t.keys = {"name", "version", "commit_hash", "jobs"};
+  t.headers = {"Name", "Version", "Commit Hash", "Jobs"};
+  t.empty_text = "No releases.";
+  const auto list1 = as_array(client.get_json("/releases"), "releases");  // kept alive for the loop
+  for (const auto& r : *list1) {
+    auto release = as_object(r, "release");
+    for (const auto& v : *release->getArray("release_versions")) {
+      auto version = as_object(v, "release version");
+      std::string jobs;
+      for (const auto& j : *version->getArray("job_names")) jobs += (jobs.empty() ? "" : ", ") + j.toString();
+      std::string hash = str(version, "commit_hash");
+      if (version->getValue<bool>("uncommitted_changes")) hash += "+";
+      t.rows.push_back({release->getValue<std::string>("name"), str(version, "version"), hash, jobs});
+    }
+  }
+  ctx.ui.table(t);
+  return 0;
+}
+
+int run_tasks(plugin::Invocation& inv, Context& ctx) {
+  DirectorClient client(current_target(ctx));
+  std::string limit = inv.value("recent", "30");
+  Table t;
+  t.content = "tasks";
+  t.keys = {"id", "state", "started_at", "user", "deployment", "description", "result"};
+  t.headers = {"ID", "State", "Started At", "User", "Deployment", "Description", "Result"};
+  t.empty_text = "No tasks.";
+  const auto list2 = as_array(client.get_json("/tasks?limit=" + limit), "tasks");  // kept alive for the loop
+  for (const auto& item : *list2) {
+    auto task = as_object(item, "task");
+    std::int64_t started = task->get("started_at").isEmpty() ? 0 : task->getValue<std::int64_t>("started_at");
+    t.rows.push_back({str(task, "id"), str(task, "state"), when(started), str(task, "user"), str(task, "deployment"),
+                      str(task, "description"), str(task, "result")});
+  }
+  ctx.ui.table(t);
+  return 0;
+}
+
+int run_task(plugin::Invocation& inv, Context& ctx) {
+  DirectorClient client(current_target(ctx));
+  std::int64_t id = 0;
+  try {
+    id = std::stoll(inv.args[0]);
+  } catch (const std::exception&) {
+    throw plugin::UsageError("task id '" + inv.args[0] + "' is not a number");
+  }
+  for (const char* type : {"event", "debug", "result"}) {
+    if (!inv.has(type)) continue;
+    auto r = client.request("GET", "/tasks/" + std::to_string(id) + "/output?type=" + type);
+    if (r.status != 200) fail("task {}: no {} output (HTTP {})", id, type, r.status);
+    ctx.ui.line(r.body);
+    return 0;
+  }
+  auto task = as_object(client.track(id, ctx.ui), "task");
+  return task->getValue<std::string>("state") == "done" ? 0 : 1;
+}
+
+int run_cancel_task(plugin::Invocation& inv, Context& ctx) {
+  DirectorClient client(current_target(ctx));
+  auto r = client.request("DELETE", "/task/" + inv.args[0]);
+  if (r.status == 204) {
+    ctx.ui.line("Task " + inv.args[0] + " is getting cancelled");
+    return 0;
+  }
+  fail("cannot cancel task {}: HTTP {}", inv.args[0], r.status);
+}
+
+int run_locks(plugin::Invocation&, Context& ctx) {
+  DirectorClient client(current_target(ctx));
+  Table t;
+  t.content = "locks";
+  t.keys = {"type", "resource", "task_id", "user", "since", "expires"};
+  t.headers = {"Type", "Resource", "Task ID", "User", "Since", "Expires"};
+  t.empty_text = "No locks.";
+  const auto list3 = as_array(client.get_json("/locks"), "locks");  // kept alive for the loop
+  for (const auto& item : *list3) {
+    auto lock = as_object(item, "lock");
+    std::string resource;
+    for (const auto& r : *lock->getArray("resource")) resource += (resource.empty() ? "" : ", ") + r.toString();
+    t.rows.push_back({str(lock, "type"), resource, str(lock, "task_id"), str(lock, "user"),
+                      when(std::stoll(str(lock, "since").empty() ? "0" : str(lock, "since"))),
+                      when(std::stoll(str(lock, "timeout").empty() ? "0" : str(lock, "timeout")))});
+  }
+  ctx.ui.table(t);
+  return 0;
+}
+
+}  // namespace
+
+void register_director_api_commands(CommandTable& table) {
+  table.add({"Director", "login", "Log in to the current director (stored in the config file, mode 0600)",
+             {{"USER", false, false}, {"PASSWORD", false, false}}, {}, run_login});
+  table.add({"Director", "logout", "Forget the credentials for the current director", {}, {}, run_logout});
+  table.add({"Director", "status", "Show the current director: name, URL, version, user, UUID, CPI", {}, {}, run_status});
+  table.add({"Director", "tasks", "List recent tasks", {}, {{"recent", 0, "How many (default 30)", true, "N"}}, run_tasks});
+  table.add({"Director", "task", "Follow a task to its end, or print one of its logs",
+             {{"ID", true, false}},
+             {{"event", 0, "Print the event log", false, ""},
+              {"debug", 0, "Print the debug log", false, ""},
+              {"result", 0, "Print the result", false, ""}},
+             run_task});
+  table.add({"Director", "cancel task", "Cancel a queued or running task", {{"ID", true, false}}, {}, run_cancel_task});
+  table.add({"Director", "locks", "List the director's locks: what, which task, who, since, until", {}, {}, run_locks});
+  table.add({"Release", "upload release", "Upload a release tarball (path or URL) to the director",
+             {{"PATH|URL", true, false}}, {}, run_upload_release});
+  table.add({"Release", "releases", "List the releases on the director", {}, {}, run_releases});
+}
+
+}  // namespace bosh::cli

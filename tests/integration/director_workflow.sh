@@ -1,0 +1,56 @@
+#!/usr/bin/env bash
+# The director as a new user meets it: start bosh-director, target it with its
+# CA, log in, upload a release made with `bosh create release`, see it listed,
+# read the task's logs.
+# Usage: director_workflow.sh <build dir>
+set -euo pipefail
+build=$(cd "$1" && pwd)
+bosh=$build/bin/bosh
+work=$(mktemp -d)
+pid=
+cleanup() { [ -n "$pid" ] && kill "$pid" 2>/dev/null; wait 2>/dev/null || true; rm -rf "$work"; }
+trap cleanup EXIT
+fail() { echo "FAIL: $*" >&2; exit 1; }
+export HOME=$work/home
+mkdir -p "$HOME"
+
+port=$(( 20000 + RANDOM % 20000 ))
+hash=$("$build/bin/bosh-director" hash-password s3cret)
+cat >"$work/director.yml" <<YML
+name: workflow-bosh
+address: 127.0.0.1
+port: $port
+state_dir: $work/state
+users:
+- name: admin
+  password_hash: "$hash"
+YML
+chmod 600 "$work/director.yml"
+"$build/bin/bosh-director" --config "$work/director.yml" >"$work/director.log" 2>&1 &
+pid=$!
+for _ in $(seq 200); do grep -q listening "$work/director.log" && break; sleep 0.05; done
+grep -q listening "$work/director.log" || fail "director did not start: $(cat "$work/director.log")"
+
+echo "== target with the director's CA, log in"
+"$bosh" target "https://127.0.0.1:$port" wf --ca-cert "$work/state/tls/director.pem" >/dev/null
+if "$bosh" -n login admin wrong 2>"$work/err"; then fail "a wrong password logged in"; fi
+grep -q "wrong user or password" "$work/err" || fail "login error: $(cat "$work/err")"
+"$bosh" -n login admin s3cret | grep -q "Logged in to 'workflow-bosh' as 'admin'" || fail "login"
+"$bosh" status | grep -qE "^workflow-bosh +https://127.0.0.1:$port .* admin " || fail "status: $("$bosh" status)"
+
+echo "== create and upload a release"
+cd "$work"
+"$bosh" init release demo >/dev/null && cd demo
+"$bosh" generate package lib >/dev/null
+mkdir -p src/lib && echo data >src/lib/data.txt
+printf -- '---\nname: lib\nfiles: [lib/*]\n' >packages/lib/spec
+"$bosh" create release --force --with-tarball >/dev/null
+out=$("$bosh" upload release dev_releases/demo/demo-0+dev.1.tgz)
+grep -q "Creating new packages > lib/" <<<"$out" || fail "upload output: $out"
+grep -q "done: Created release 'demo/0+dev.1'" <<<"$out" || fail "upload result: $out"
+"$bosh" releases; rel=$("$bosh" releases 2>&1) && grep -qE "^demo +0\+dev\.1 " <<<"$rel" || fail "releases: $rel"
+id=$("$bosh" tasks | awk '$2 == "done" { print $1; exit }')
+[ -n "$id" ] || fail "tasks: $("$bosh" tasks)"
+"$bosh" task "$id" --event | grep -q '"stage":"Release has been created"' || fail "task --event"
+"$bosh" locks | grep -q "No locks." || fail "locks"
+echo PASS
