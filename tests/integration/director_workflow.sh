@@ -53,4 +53,14 @@ id=$("$bosh" tasks | awk '$2 == "done" { print $1; exit }')
 [ -n "$id" ] || fail "tasks: $("$bosh" tasks)"
 "$bosh" task "$id" --event | grep -q '"stage":"Release has been created"' || fail "task --event"
 "$bosh" locks | grep -q "No locks." || fail "locks"
+echo "== cloud config: checked, stored, printed; events"
+printf 'azs:\n- name: z1\nnetworks:\n- name: default\n  type: manual\n' >"$work/cloud.yml"
+"$bosh" update cloud-config "$work/cloud.yml" | grep -q "Updated cloud config 'default'" || fail "update cloud-config"
+"$bosh" cloud-config | grep -q '^- name: z1$' || fail "cloud-config: $("$bosh" cloud-config)"
+printf 'azs: []\nvm_typez: []\n' >"$work/bad.yml"
+if "$bosh" update cloud-config "$work/bad.yml" 2>"$work/err"; then fail "a bad cloud config was stored"; fi
+grep -q "$work/bad.yml: cloud config:2:1: unknown key 'vm_typez'" "$work/err" || fail "cloud-config error: $(cat "$work/err")"
+ev=$("$bosh" events)
+grep -qE "admin +update +cloud-config +default" <<<"$ev" || fail "events: $ev"
+grep -qE "admin +create +release +demo/0\+dev\.1" <<<"$ev" || fail "events: $ev"
 echo PASS

@@ -22,6 +22,7 @@
 #include "bosh/common/log.hpp"
 #include "bosh/common/subprocess.hpp"
 #include "bosh/common/http.hpp"
+#include "bosh/director/configs.hpp"
 #include "bosh/director/releases.hpp"
 #include "bosh/director/tasks.hpp"
 
@@ -219,6 +220,61 @@ class Handler : public Poco::Net::HTTPRequestHandler {
       return;
     }
     if (method == "GET" && path == "/releases") return send_json(resp, Status::HTTP_OK, list_releases(s_.db));
+    auto config_json = [](const ConfigRow& c) {
+      Poco::JSON::Object::Ptr o = new Poco::JSON::Object;
+      o->set("id", std::to_string(c.id));
+      o->set("type", c.type);
+      o->set("name", c.name);
+      o->set("content", c.content);
+      o->set("created_at", c.created_at);
+      return o;
+    };
+    auto store_config = [&](const std::string& type, const std::string& name, const std::string& content) {
+      try {
+        auto row = update_config(s_.db, type, name, content);
+        record_event(s_.db, {*who, "update", type + "-config", name});
+        return send_json(resp, Status::HTTP_CREATED, config_json(row));
+      } catch (const InputError& e) {
+        return error(resp, Status::HTTP_BAD_REQUEST, 440001, e.what());
+      }
+    };
+    if (path == "/configs" && method == "POST") {
+      std::string body;
+      Poco::StreamCopier::copyToString(req.stream(), body);
+      try {
+        auto o = as_object(parse_json(body, "request"), "request");
+        return store_config(get_string(o, "type", "request"), find_string(o, "name", "request").value_or("default"),
+                           get_string(o, "content", "request"));
+      } catch (const InputError& e) {
+        return error(resp, Status::HTTP_BAD_REQUEST, 440001, e.what());
+      }
+    }
+    if (path == "/configs" && method == "GET") {
+      Poco::JSON::Array::Ptr out = new Poco::JSON::Array;
+      for (const auto& c : list_configs(s_.db, query.count("type") ? query["type"] : "", query["latest"] == "true"))
+        if (!query.count("name") || c.name == query["name"]) out->add(config_json(c));
+      return send_json(resp, Status::HTTP_OK, out);
+    }
+    for (const auto& [legacy, type] : {std::pair{"/cloud_configs", "cloud"}, std::pair{"/runtime_configs", "runtime"}}) {
+      if (path != legacy) continue;
+      if (method == "POST") {
+        std::string body;
+        Poco::StreamCopier::copyToString(req.stream(), body);
+        return store_config(type, "default", body);
+      }
+      Poco::JSON::Array::Ptr out = new Poco::JSON::Array;
+      if (auto c = latest_config(s_.db, type)) {
+        Poco::JSON::Object::Ptr o = new Poco::JSON::Object;
+        o->set("properties", c->content);
+        o->set("created_at", c->created_at);
+        out->add(o);
+      }
+      return send_json(resp, Status::HTTP_OK, out);
+    }
+    if (method == "GET" && path == "/events") {
+      int limit = query.count("limit") ? std::max(1, std::min(1000, std::stoi(query["limit"]))) : 200;
+      return send_json(resp, Status::HTTP_OK, list_events(s_.db, limit));
+    }
     if (method == "POST" && path == "/releases") {
       // The tarball as the body (streamed to disk, bounded), or {"location": URL}.
       fs::create_directories(s_.config.state_dir / "uploads");

@@ -1,5 +1,7 @@
 #include "bosh/director/releases.hpp"
 
+#include "bosh/director/configs.hpp"
+
 #include <Poco/Data/RecordSet.h>
 #include <Poco/Data/Statement.h>
 #include <Poco/JSON/Array.h>
@@ -168,6 +170,7 @@ std::string upload_release_task(TaskContext& ctx) {
         use(tid), now;
   s.commit();
   ctx.event("Release has been created", name + "/" + version, 1, 1, "finished", 100);
+  record_event(db, {ctx.task().username, "create", "release", name + "/" + version, std::to_string(ctx.task().id)});
   return fmt::format("Created release '{}/{}'", name, version);
 }
 

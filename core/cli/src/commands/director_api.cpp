@@ -191,9 +191,73 @@ int run_locks(plugin::Invocation&, Context& ctx) {
   return 0;
 }
 
+int update_config(plugin::Invocation& inv, Context& ctx, const std::string& type) {
+  DirectorClient client(current_target(ctx));
+  Poco::JSON::Object::Ptr body = new Poco::JSON::Object;
+  body->set("type", type);
+  body->set("name", inv.value("name", "default"));
+  body->set("content", read_file(inv.args[0]));
+  auto r = client.request("POST", "/configs", to_json(plugin::Json(body)), "application/json");
+  if (r.status == 401) fail("not logged in to {} (run 'bosh login')", client.target().url);
+  if (r.status != 201) {
+    std::string description = "HTTP " + std::to_string(r.status);
+    try {
+      description = as_object(parse_json(r.body, "reply"), "reply")->getValue<std::string>("description");
+    } catch (const std::exception&) {
+    }
+    // The director names the line in "<type> config:L:C"; say which file that is.
+    fail("{}: {}", inv.args[0], description);
+  }
+  ctx.ui.line("Updated " + type + " config '" + inv.value("name", "default") + "'");
+  return 0;
+}
+
+int show_config(plugin::Invocation& inv, Context& ctx, const std::string& type) {
+  DirectorClient client(current_target(ctx));
+  const auto configs = as_array(client.get_json("/configs?type=" + type + "&latest=true"), "configs");
+  const std::string name = inv.value("name", "default");
+  for (const auto& c : *configs) {
+    auto o = as_object(c, "config");
+    if (o->getValue<std::string>("name") != name) continue;
+    std::string content = o->getValue<std::string>("content");
+    if (!content.empty() && content.back() == '\n') content.pop_back();
+    ctx.ui.line(content);
+    return 0;
+  }
+  fail("no {} config named '{}'", type, name);
+}
+
+int run_events(plugin::Invocation&, Context& ctx) {
+  DirectorClient client(current_target(ctx));
+  Table t;
+  t.content = "events";
+  t.keys = {"id", "time", "user", "action", "object_type", "object_name", "task", "deployment", "error"};
+  t.headers = {"ID", "Time", "User", "Action", "Object Type", "Object Name", "Task ID", "Deployment", "Error"};
+  t.empty_text = "No events.";
+  const auto events = as_array(client.get_json("/events"), "events");
+  for (const auto& item : *events) {
+    auto e = as_object(item, "event");
+    t.rows.push_back({str(e, "id"), when(e->getValue<std::int64_t>("timestamp")), str(e, "user"), str(e, "action"),
+                      str(e, "object_type"), str(e, "object_name"), str(e, "task"), str(e, "deployment"),
+                      str(e, "error")});
+  }
+  ctx.ui.table(t);
+  return 0;
+}
+
 }  // namespace
 
 void register_director_api_commands(CommandTable& table) {
+  table.add_group({"Configs", "", "built-in", true});
+  const plugin::OptionSpec name{"name", 0, "The config's name (default: default)", true, "NAME"};
+  for (const std::string type : {"cloud", "runtime"}) {
+    table.add({"Configs", "update " + type + "-config", "Store a new version of the " + type + " config",
+               {{"FILE", true, false}}, {name},
+               [type](plugin::Invocation& inv, Context& ctx) { return update_config(inv, ctx, type); }});
+    table.add({"Configs", type + "-config", "Print the latest " + type + " config", {}, {name},
+               [type](plugin::Invocation& inv, Context& ctx) { return show_config(inv, ctx, type); }});
+  }
+  table.add({"Director", "events", "List the director's events (who did what, when)", {}, {}, run_events});
   table.add({"Director", "login", "Log in to the current director (stored in the config file, mode 0600)",
              {{"USER", false, false}, {"PASSWORD", false, false}}, {}, run_login});
   table.add({"Director", "logout", "Forget the credentials for the current director", {}, {}, run_logout});
