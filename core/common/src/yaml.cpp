@@ -64,6 +64,23 @@ YAML::Node yaml_list(const YAML::Node& map, const std::string& key, std::string_
   return checked(map, key, origin, YAML::NodeType::Sequence, "list");
 }
 
+plugin::Json yaml_to_json(const YAML::Node& node) {
+  switch (node.Type()) {
+    case YAML::NodeType::Map: {
+      plugin::JsonObject::Ptr o = new plugin::JsonObject;
+      for (const auto& kv : node) o->set(kv.first.Scalar(), yaml_to_json(kv.second));
+      return o;
+    }
+    case YAML::NodeType::Sequence: {
+      plugin::JsonArray::Ptr a = new plugin::JsonArray;
+      for (const auto& item : node) a->add(yaml_to_json(item));
+      return a;
+    }
+    case YAML::NodeType::Scalar: return node.Scalar();
+    default: return plugin::Json();
+  }
+}
+
 std::string to_yaml(const YAML::Node& node) {
   YAML::Emitter out;
   out.SetIndent(2);

@@ -13,23 +13,6 @@ namespace bosh::director {
 
 namespace {
 
-plugin::Json to_json(const YAML::Node& node) {
-  switch (node.Type()) {
-    case YAML::NodeType::Map: {
-      Poco::JSON::Object::Ptr o = new Poco::JSON::Object;
-      for (const auto& kv : node) o->set(kv.first.Scalar(), to_json(kv.second));
-      return o;
-    }
-    case YAML::NodeType::Sequence: {
-      Poco::JSON::Array::Ptr a = new Poco::JSON::Array;
-      for (const auto& item : node) a->add(to_json(item));
-      return a;
-    }
-    case YAML::NodeType::Scalar: return node.Scalar();
-    default: return plugin::Json();
-  }
-}
-
 int number(const YAML::Node& root, const std::string& key, const std::string& origin, int fallback) {
   std::string text = yaml_string(root, key, origin, std::to_string(fallback));
   try {
@@ -72,11 +55,11 @@ DirectorConfig load_director_config(const std::filesystem::path& file) {
   if (c.users.empty()) fail<InputError>("{}: 'users' is required (nobody could log in)", origin);
   if (YAML::Node b = yaml_map(root, "blobstore", origin)) {
     c.blobstore_provider = yaml_string(b, "provider", origin);
-    if (YAML::Node o = yaml_map(b, "options", origin)) c.blobstore_options = to_json(o);
+    if (YAML::Node o = yaml_map(b, "options", origin)) c.blobstore_options = yaml_to_json(o);
   }
   if (YAML::Node cpi = yaml_map(root, "cpi", origin)) {
     c.cpi_plugin = yaml_string(cpi, "plugin", origin);
-    if (YAML::Node p = yaml_map(cpi, "properties", origin)) c.cpi_properties = to_json(p);
+    if (YAML::Node p = yaml_map(cpi, "properties", origin)) c.cpi_properties = yaml_to_json(p);
   }
   c.nats = yaml_string(root, "nats", origin);
   c.workers = number(root, "workers", origin, 3);

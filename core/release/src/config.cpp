@@ -12,23 +12,6 @@ namespace fs = std::filesystem;
 
 namespace {
 
-plugin::Json yaml_to_json(const YAML::Node& node) {
-  switch (node.Type()) {
-    case YAML::NodeType::Map: {
-      Poco::JSON::Object::Ptr obj = new Poco::JSON::Object;
-      for (const auto& kv : node) obj->set(kv.first.Scalar(), yaml_to_json(kv.second));
-      return obj;
-    }
-    case YAML::NodeType::Sequence: {
-      Poco::JSON::Array::Ptr arr = new Poco::JSON::Array;
-      for (const auto& item : node) arr->add(yaml_to_json(item));
-      return arr;
-    }
-    case YAML::NodeType::Scalar: return node.Scalar();
-    default: return plugin::Json();
-  }
-}
-
 YAML::Node load_optional(const fs::path& path) {
   std::error_code ec;
   if (!fs::exists(path, ec)) return {};

@@ -124,3 +124,12 @@ TEST_SUITE("unit") {
     CHECK_FALSE(bosh::glob_match("*.log", "a.txt"));
   }
 }
+
+#include "bosh/common/json.hpp"
+
+TEST_SUITE("unit") {
+  TEST_CASE("yaml_to_json keeps maps / lists and scalars as strings") {
+    auto j = bosh::yaml_to_json(bosh::parse_yaml("a: {b: [1, x]}\nc: ~\n", "t"));
+    CHECK(bosh::to_json(j) == "{\"a\":{\"b\":[\"1\",\"x\"]},\"c\":null}");
+  }
+}

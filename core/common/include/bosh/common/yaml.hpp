@@ -8,6 +8,7 @@
 #include <yaml-cpp/yaml.h>
 
 #include "bosh/common/error.hpp"
+#include "bosh/plugin/json.hpp"
 
 namespace bosh {
 
@@ -29,6 +30,10 @@ std::string yaml_string(const YAML::Node& map, const std::string& key, std::stri
                         std::string_view fallback = "");
 YAML::Node yaml_map(const YAML::Node& map, const std::string& key, std::string_view origin);
 YAML::Node yaml_list(const YAML::Node& map, const std::string& key, std::string_view origin);
+
+// A YAML node as the plugin API's JSON value (maps, lists, strings; null for
+// anything else). Scalars stay strings: YAML does not say what they are.
+plugin::Json yaml_to_json(const YAML::Node& node);
 
 // Serialises a node as block-style YAML ending in a newline.
 std::string to_yaml(const YAML::Node& node);
