@@ -13,6 +13,7 @@
 #include <thread>
 
 #include "bosh/common/error.hpp"
+#include "bosh/common/random.hpp"
 #include "bosh/common/fs.hpp"
 #include "bosh/common/http.hpp"
 #include "bosh/common/log.hpp"
@@ -24,11 +25,6 @@ namespace fs = std::filesystem;
 namespace {
 
 constexpr std::string_view kLog = "monit";
-
-std::string random_token() {
-  static thread_local std::mt19937_64 rng{std::random_device{}()};
-  return fmt::format("{:016x}{:016x}", rng(), rng());
-}
 
 int free_local_port() {
   // Bind port 0 through POCO and take what the kernel chose.
@@ -110,7 +106,7 @@ std::string job_state_of(const std::vector<MonitService>& services) {
   return starting ? "starting" : "running";
 }
 
-Monit::Monit(Config config) : config_(std::move(config)), password_(random_token()) {
+Monit::Monit(Config config) : config_(std::move(config)), password_(random_hex(32)) {
   if (config_.http_port == 0) config_.http_port = free_local_port();
 }
 
@@ -210,7 +206,7 @@ std::vector<MonitService> Monit::status() { return parse_monit_status(status_xml
 
 void Monit::action(const std::string& service, const std::string& action) {
   // monit wants the same CSRF token in a cookie and in the form.
-  const std::string token = random_token();
+  const std::string token = random_hex(32);
   plugin::HttpRequest req;
   req.method = "POST";
   req.url = url("/" + service);

@@ -1,4 +1,5 @@
 #include "bosh/blobstore/dav.hpp"
+#include "bosh/common/random.hpp"
 
 #include <Poco/Net/Context.h>
 #include <Poco/Net/HTTPBasicCredentials.h>
@@ -41,13 +42,6 @@ bool valid_id(const std::string& id) {
          id.find('\0') == std::string::npos;
 }
 
-std::string new_id() {
-  static thread_local std::mt19937_64 rng{std::random_device{}()};
-  std::uint64_t hi = rng(), lo = rng();
-  return fmt::format("{:08x}-{:04x}-4{:03x}-{:04x}-{:012x}", hi >> 32, (hi >> 16) & 0xffff, hi & 0xfff,
-                     ((lo >> 48) & 0x3fff) | 0x8000, lo & 0xffffffffffffULL);
-}
-
 // ---- client ------------------------------------------------------------------
 
 class DavBlobstore final : public plugin::Blobstore {
@@ -70,7 +64,7 @@ class DavBlobstore final : public plugin::Blobstore {
   }
 
   std::string create(std::istream& content, const std::optional<std::string>& id) override {
-    std::string key = id ? *id : new_id();
+    std::string key = id ? *id : random_uuid();
     if (!valid_id(key)) throw plugin::BlobstoreError("invalid blob id '" + key + "'");
     if (id && exists(key)) throw plugin::BlobstoreError("blob '" + key + "' already exists");
     // Spooled first, so the PUT carries its exact length: a source that
@@ -237,7 +231,7 @@ class ServerHandler : public Poco::Net::HTTPRequestHandler {
       }
       if (method == "PUT") {
         fs::create_directories(file.parent_path());
-        fs::path tmp = file.parent_path() / (".upload-" + new_id());
+        fs::path tmp = file.parent_path() / (".upload-" + random_uuid());
         Hasher sha1(DigestAlgorithm::sha1);
         {
           std::ofstream out(tmp, std::ios::binary);

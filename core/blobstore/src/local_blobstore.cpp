@@ -7,6 +7,7 @@
 #include <random>
 
 #include "bosh/blobstore/blobstore.hpp"
+#include "bosh/common/random.hpp"
 #include "bosh/common/error.hpp"
 #include "bosh/common/json.hpp"
 
@@ -15,16 +16,6 @@ namespace bosh::blobstore {
 namespace {
 
 namespace fs = std::filesystem;
-
-std::string random_id() {
-  // A version-4 UUID, as BOSH's blobstore clients use.
-  static thread_local std::mt19937_64 rng{std::random_device{}()};
-  std::uint64_t hi = rng(), lo = rng();
-  hi = (hi & 0xffffffffffff0fffULL) | 0x0000000000004000ULL;
-  lo = (lo & 0x3fffffffffffffffULL) | 0x8000000000000000ULL;
-  return fmt::format("{:08x}-{:04x}-{:04x}-{:04x}-{:012x}", hi >> 32, (hi >> 16) & 0xffff, hi & 0xffff,
-                     lo >> 48, lo & 0xffffffffffffULL);
-}
 
 void check_id(const std::string& id) {
   if (id.empty() || id == "." || id == ".." || id.find('/') != std::string::npos || id.front() == '.')
@@ -40,9 +31,9 @@ class LocalBlobstore final : public plugin::Blobstore {
   }
 
   std::string create(std::istream& content, const std::optional<std::string>& id) override {
-    std::string key = id ? *id : random_id();
+    std::string key = id ? *id : random_uuid();
     check_id(key);
-    fs::path tmp = root_ / (".tmp-" + random_id());
+    fs::path tmp = root_ / (".tmp-" + random_uuid());
     try {
       std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
       if (!out) throw plugin::BlobstoreError("local blobstore: cannot write " + tmp.string());

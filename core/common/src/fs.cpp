@@ -1,4 +1,5 @@
 #include "bosh/common/fs.hpp"
+#include "bosh/common/random.hpp"
 
 #include <fcntl.h>
 #include <pwd.h>
@@ -16,13 +17,6 @@
 
 namespace bosh {
 
-namespace {
-std::string random_suffix() {
-  static thread_local std::mt19937_64 rng{std::random_device{}()};
-  return fmt::format("{:012x}", rng() & 0xffffffffffffULL);
-}
-}  // namespace
-
 std::string read_file(const fs::path& path) {
   std::ifstream in(path, std::ios::binary);
   if (!in) fail<IoError>("{}: cannot read: {}", path.string(), std::strerror(errno));
@@ -37,7 +31,7 @@ void write_file_atomic(const fs::path& path, std::string_view content, std::opti
   std::error_code ec;
   fs::create_directories(dir, ec);
   if (ec) fail<IoError>("{}: cannot create directory: {}", dir.string(), ec.message());
-  fs::path tmp = dir / ("." + path.filename().string() + ".tmp-" + random_suffix());
+  fs::path tmp = dir / ("." + path.filename().string() + ".tmp-" + random_hex(12));
   int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC,
                   mode ? static_cast<mode_t>(*mode) : 0666);
   if (fd < 0) fail<IoError>("{}: cannot write: {}", path.string(), std::strerror(errno));

@@ -1,4 +1,5 @@
 #include "bosh/director/api.hpp"
+#include "bosh/common/random.hpp"
 
 #include <Poco/JSON/Array.h>
 #include <Poco/JSON/Object.h>
@@ -41,10 +42,7 @@ std::string director_uuid(const DirectorConfig& config) {
   const fs::path file = config.state_dir / "director_uuid";
   std::error_code ec;
   if (fs::exists(file, ec)) return read_file(file);
-  std::mt19937_64 rng{std::random_device{}()};
-  std::uint64_t hi = rng(), lo = rng();
-  std::string uuid = fmt::format("{:08x}-{:04x}-4{:03x}-{:04x}-{:012x}", hi >> 32, (hi >> 16) & 0xffff, hi & 0xfff,
-                                 ((lo >> 48) & 0x3fff) | 0x8000, lo & 0xffffffffffffULL);
+  const std::string uuid = random_uuid();
   write_file_atomic(file, uuid);
   return uuid;
 }
@@ -66,11 +64,6 @@ void ensure_tls_certificate(DirectorConfig& config) {
 }
 
 namespace {
-
-std::string random_name() {
-  static thread_local std::mt19937_64 rng{std::random_device{}()};
-  return fmt::format("{:016x}", rng());
-}
 
 Poco::JSON::Object::Ptr task_json(const Task& t) {
   Poco::JSON::Object::Ptr o = new Poco::JSON::Object;
@@ -278,7 +271,7 @@ class Handler : public Poco::Net::HTTPRequestHandler {
     if (method == "POST" && path == "/releases") {
       // The tarball as the body (streamed to disk, bounded), or {"location": URL}.
       fs::create_directories(s_.config.state_dir / "uploads");
-      const fs::path file = s_.config.state_dir / "uploads" / (random_name() + ".tgz");
+      const fs::path file = s_.config.state_dir / "uploads" / (random_hex(16) + ".tgz");
       const std::uint64_t limit = static_cast<std::uint64_t>(s_.config.max_upload_mb) << 20;
       if (req.getContentType().find("json") != std::string::npos) {
         std::string body;

@@ -1,4 +1,5 @@
 #include "bosh/mbus/agent_client.hpp"
+#include "bosh/common/random.hpp"
 
 #include <random>
 #include <thread>
@@ -10,10 +11,6 @@
 namespace bosh::mbus {
 
 namespace {
-std::string random_suffix() {
-  static thread_local std::mt19937_64 rng{std::random_device{}()};
-  return fmt::format("{:016x}", rng());
-}
 
 plugin::Json args(std::initializer_list<plugin::Json> items) {
   Poco::JSON::Array::Ptr a = new Poco::JSON::Array;
@@ -36,7 +33,7 @@ NatsAgentTransport::NatsAgentTransport(NatsConnection& nats, std::string agent_i
 NatsAgentTransport::~NatsAgentTransport() { replies_.reset(); }
 
 std::string NatsAgentTransport::call(Request request, std::chrono::milliseconds timeout) {
-  request.reply_to = "director." + director_uuid_ + "." + agent_id_ + "." + random_suffix();
+  request.reply_to = "director." + director_uuid_ + "." + agent_id_ + "." + random_hex(16);
   {
     std::lock_guard lock(mutex_);
     pending_.emplace(request.reply_to, std::nullopt);

@@ -1,4 +1,5 @@
 #include "bosh/release/index.hpp"
+#include "bosh/common/random.hpp"
 
 #include <algorithm>
 #include <random>
@@ -28,12 +29,6 @@ std::string scalar(const YAML::Node& map, const std::string& key) {
   return v && v.IsScalar() ? v.Scalar() : "";
 }
 
-std::string new_key() {
-  static thread_local std::mt19937_64 rng{std::random_device{}()};
-  std::uint64_t hi = rng(), lo = rng();
-  return fmt::format("{:08x}-{:04x}-4{:03x}-{:04x}-{:012x}", hi >> 32, (hi >> 16) & 0xffff, hi & 0xfff,
-                     ((lo >> 48) & 0x3fff) | 0x8000, lo & 0xffffffffffffULL);
-}
 
 void save_builds(const fs::path& path, const YAML::Node& builds) {
   YAML::Node root(YAML::NodeType::Map);
@@ -112,7 +107,7 @@ bool ReleaseIndex::contains(const std::string& version) const {
   return false;
 }
 
-void ReleaseIndex::add(const std::string& version) { builds_[new_key()] = version; }
+void ReleaseIndex::add(const std::string& version) { builds_[random_uuid()] = version; }
 
 void ReleaseIndex::save() const {
   // Versions are written quoted ("1", not 1): they are strings, not numbers.
