@@ -554,12 +554,18 @@ struct Agent::Impl {
     fs::create_directories(mount_point);
   }
 
+  // At store/, or (as BOSH's agent does) at store_migration_target when
+  // another disk holds store/: the director is about to migrate_disk.
   plugin::Json mount_disk(const Poco::JSON::Array::Ptr& args) {
     std::string cid = arg_string(args, 0, "mount_disk");
     check_path_component(cid, "disk cid");
-    mount_at(cid, options.base_dir / "store");
     auto disks = load_object(disks_state());
-    disks->set(cid, (options.base_dir / "store").string());
+    fs::path mount_point = options.base_dir / "store";
+    for (const auto& [other, where] : *disks)
+      if (other != cid && where.convert<std::string>() == mount_point.string())
+        mount_point = options.base_dir / "store_migration_target";
+    mount_at(cid, mount_point);
+    disks->set(cid, mount_point.string());
     write_file_atomic(disks_state(), to_json(plugin::Json(disks)));
     return plugin::json_object();
   }

@@ -47,6 +47,11 @@ int main(int argc, char** argv) {
     bosh::log::set_level(bosh::log::parse_level(vm["log-level"].as<std::string>()));
     bosh::agent::AgentOptions options;
     options.base_dir = vm["base-dir"].as<std::string>();
+    // Temp files live on the VM's own disk (as BOSH's agent keeps data/tmp),
+    // so installs can rename them into place.
+    const std::filesystem::path tmp = options.base_dir / "data/tmp";
+    std::filesystem::create_directories(tmp);
+    setenv("TMPDIR", tmp.c_str(), 1);
     if (vm.count("settings")) options.settings_file = vm["settings"].as<std::string>();
     options.heartbeat_interval =
         std::chrono::milliseconds(static_cast<long long>(vm["heartbeat-interval"].as<double>() * 1000));

@@ -11,6 +11,8 @@
 #include <Poco/StreamCopier.h>
 #include <Poco/URI.h>
 
+#include <fstream>
+#include <functional>
 #include <memory>
 #include <sstream>
 
@@ -20,7 +22,18 @@
 
 namespace bosh {
 
-plugin::HttpResponse http_request(const plugin::HttpRequest& request) {
+namespace {
+
+// Sends the request and hands the response body's stream to `sink`.
+// Writes the request body: request.body, or the file's bytes as they are read.
+struct BodySource {
+  const std::filesystem::path* file = nullptr;
+  const std::function<void(std::uint64_t, std::uint64_t)>* progress = nullptr;
+};
+
+plugin::HttpResponse exchange(const plugin::HttpRequest& request,
+                              const std::function<void(std::istream&, plugin::HttpResponse&)>& sink,
+                              BodySource source = {}) {
   const std::string shown = log::redact_url(request.url);
   try {
     Poco::URI uri(request.url);
@@ -54,23 +67,88 @@ plugin::HttpResponse http_request(const plugin::HttpRequest& request) {
                                       colon == std::string::npos ? "" : info.substr(colon + 1))
           .authenticate(req);
     }
-    if (!request.body.empty() || request.method == "POST" || request.method == "PUT")
-      req.setContentLength(static_cast<std::streamsize>(request.body.size()));
-    std::ostream& body = session->sendRequest(req);
-    body.write(request.body.data(), static_cast<std::streamsize>(request.body.size()));
+    if (source.file) {
+      const std::uint64_t size = std::filesystem::file_size(*source.file);
+      std::ifstream in(*source.file, std::ios::binary);
+      if (!in) fail<IoError>("{}: cannot read", source.file->string());
+      req.setContentLength64(static_cast<Poco::Int64>(size));
+      std::ostream& body = session->sendRequest(req);
+      char buffer[1 << 16];
+      std::uint64_t sent = 0;
+      while (in) {
+        in.read(buffer, sizeof buffer);
+        body.write(buffer, in.gcount());
+        sent += static_cast<std::uint64_t>(in.gcount());
+        if (source.progress && *source.progress) (*source.progress)(sent, size);
+      }
+      if (!body) fail("{} {}: the connection closed while sending", request.method, shown);
+    } else {
+      if (!request.body.empty() || request.method == "POST" || request.method == "PUT")
+        req.setContentLength(static_cast<std::streamsize>(request.body.size()));
+      std::ostream& body = session->sendRequest(req);
+      body.write(request.body.data(), static_cast<std::streamsize>(request.body.size()));
+    }
 
     Poco::Net::HTTPResponse resp;
     std::istream& in = session->receiveResponse(resp);
     plugin::HttpResponse out;
     out.status = static_cast<int>(resp.getStatus());
     for (const auto& [k, v] : resp) out.headers[k] = v;
-    std::ostringstream buffer;
-    Poco::StreamCopier::copyStream(in, buffer);
-    out.body = std::move(buffer).str();
+    sink(in, out);
     return out;
   } catch (const Poco::Exception& e) {
     fail("{} {}: {}", request.method, shown, e.displayText());
   }
+}
+
+}  // namespace
+
+plugin::HttpResponse http_request(const plugin::HttpRequest& request) {
+  return exchange(request, [](std::istream& in, plugin::HttpResponse& out) {
+    std::ostringstream buffer;
+    Poco::StreamCopier::copyStream(in, buffer);
+    out.body = std::move(buffer).str();
+  });
+}
+
+plugin::HttpResponse http_upload(const plugin::HttpRequest& request, const std::filesystem::path& file,
+                                 const std::function<void(std::uint64_t, std::uint64_t)>& progress) {
+  return exchange(
+      request,
+      [](std::istream& in, plugin::HttpResponse& out) {
+        std::ostringstream buffer;
+        Poco::StreamCopier::copyStream(in, buffer);
+        out.body = std::move(buffer).str();
+      },
+      BodySource{&file, &progress});
+}
+
+plugin::HttpResponse http_download(const plugin::HttpRequest& request, const std::filesystem::path& file,
+                                   std::uint64_t max_bytes) {
+  return exchange(request, [&](std::istream& in, plugin::HttpResponse& out) {
+    if (out.status != 200) {
+      std::ostringstream buffer;
+      Poco::StreamCopier::copyStream(in, buffer);
+      out.body = std::move(buffer).str();
+      return;
+    }
+    std::ofstream sink(file, std::ios::binary | std::ios::trunc);
+    if (!sink) fail<IoError>("{}: cannot write", file.string());
+    char buffer[1 << 16];
+    std::uint64_t total = 0;
+    while (in) {
+      in.read(buffer, sizeof buffer);
+      total += static_cast<std::uint64_t>(in.gcount());
+      if (max_bytes && total > max_bytes) {
+        sink.close();
+        std::error_code ec;
+        std::filesystem::remove(file, ec);
+        fail("{} {}: larger than {} bytes", request.method, log::redact_url(request.url), max_bytes);
+      }
+      sink.write(buffer, in.gcount());
+    }
+    if (!sink.flush()) fail<IoError>("{}: cannot write", file.string());
+  });
 }
 
 }  // namespace bosh

@@ -509,4 +509,30 @@ std::string get_string(const plugin::JsonObject::Ptr& object, const std::string&
   return *value;
 }
 
+plugin::Json deep_merge(const plugin::Json& base, const plugin::Json& over) {
+  using plugin::JsonObject;
+  if (base.type() != typeid(JsonObject::Ptr) || over.type() != typeid(JsonObject::Ptr))
+    return over.isEmpty() ? base : over;
+  JsonObject::Ptr out = new JsonObject;
+  for (const auto& [k, v] : *base.extract<JsonObject::Ptr>()) out->set(k, v);
+  for (const auto& [k, v] : *over.extract<JsonObject::Ptr>()) out->set(k, out->has(k) ? deep_merge(out->get(k), v) : v);
+  return out;
+}
+
+std::optional<plugin::Json> dig(const plugin::Json& value, const std::string& dotted_path) {
+  plugin::Json at = value;
+  std::size_t start = 0;
+  while (start <= dotted_path.size()) {
+    const std::size_t dot = dotted_path.find('.', start);
+    const std::string key = dotted_path.substr(start, dot == std::string::npos ? std::string::npos : dot - start);
+    if (at.type() != typeid(plugin::JsonObject::Ptr)) return std::nullopt;
+    auto o = at.extract<plugin::JsonObject::Ptr>();
+    if (!o->has(key)) return std::nullopt;
+    at = o->get(key);
+    if (dot == std::string::npos) return at;
+    start = dot + 1;
+  }
+  return at;
+}
+
 }  // namespace bosh

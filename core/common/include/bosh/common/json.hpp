@@ -40,4 +40,12 @@ std::string get_string(const plugin::JsonObject::Ptr& object, const std::string&
 std::optional<std::string> find_string(const plugin::JsonObject::Ptr& object, const std::string& key,
                                        std::string_view what);
 
+// BOSH's merge of cloud properties and env: `over`'s keys on top of
+// `base`'s, objects merged key by key, anything else replaced.
+plugin::Json deep_merge(const plugin::Json& base, const plugin::Json& over);
+
+// The value at a dotted path ("a.b.c") of nested objects; nullopt when a
+// step is missing or not an object.
+std::optional<plugin::Json> dig(const plugin::Json& value, const std::string& dotted_path);
+
 }  // namespace bosh

@@ -35,6 +35,15 @@ YAML::Node yaml_list(const YAML::Node& map, const std::string& key, std::string_
 // anything else). Scalars stay strings: YAML does not say what they are.
 plugin::Json yaml_to_json(const YAML::Node& node);
 
+// The same with scalars typed as YAML 1.1 (Ruby's Psych, BOSH's parser) reads
+// them: plain `8080` is a number, `true`/`yes` a boolean, `~` null; quoted
+// scalars stay strings. Manifests and properties go through this.
+plugin::Json yaml_to_typed_json(const YAML::Node& node);
+
+// A JSON value as block-style YAML (keys sorted), strings quoted where they
+// would otherwise read back as another type.
+std::string json_to_yaml(const plugin::Json& value);
+
 // Serialises a node as block-style YAML ending in a newline.
 std::string to_yaml(const YAML::Node& node);
 
