@@ -13,6 +13,7 @@
 #include <sstream>
 #include <thread>
 
+#include "bosh/common/clock.hpp"
 #include "bosh/common/archive.hpp"
 #include "bosh/common/error.hpp"
 #include "bosh/common/fs.hpp"
@@ -31,10 +32,6 @@ using plugin::JsonObject;
 
 namespace {
 
-std::int64_t now_seconds() {
-  return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
 
 // A cid names a file under root: nothing that could climb out of it.
 void check_cid(const std::string& cid, const char* what) {

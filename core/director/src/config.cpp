@@ -59,11 +59,12 @@ DirectorConfig load_director_config(const std::filesystem::path& file) {
   }
   if (YAML::Node cpi = yaml_map(root, "cpi", origin)) {
     c.cpi_plugin = yaml_string(cpi, "plugin", origin);
-    if (YAML::Node p = yaml_map(cpi, "properties", origin)) c.cpi_properties = yaml_to_json(p);
+    if (YAML::Node p = yaml_map(cpi, "properties", origin)) c.cpi_properties = yaml_to_typed_json(p);
   }
   c.nats = yaml_string(root, "nats", origin);
   c.workers = number(root, "workers", origin, 3);
   c.max_upload_mb = number(root, "max_upload_mb", origin, 10240);
+  c.agent_wait_timeout = static_cast<int>(number(root, "agent_wait_timeout", origin, 600));
   return c;
 }
 

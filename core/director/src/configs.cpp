@@ -8,6 +8,7 @@
 #include <chrono>
 #include <set>
 
+#include "bosh/common/clock.hpp"
 #include "bosh/common/error.hpp"
 #include "bosh/common/json.hpp"
 #include "bosh/common/yaml.hpp"
@@ -18,9 +19,6 @@ using namespace Poco::Data::Keywords;
 
 namespace {
 
-std::int64_t now_seconds() {
-  return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
-}
 
 void check_content(const std::string& type, const std::string& content) {
   const std::string origin = type + " config";

@@ -1,14 +1,17 @@
 #include "bosh/director/db.hpp"
 
 #include <Poco/Data/PostgreSQL/Connector.h>
+#include <Poco/Data/RecordSet.h>
 #include <Poco/Data/SQLite/Connector.h>
 #include <Poco/Data/Statement.h>
 #include <Poco/URI.h>
 
 #include <chrono>
+#include <deque>
 #include <filesystem>
 #include <mutex>
 
+#include "bosh/common/clock.hpp"
 #include "bosh/common/log.hpp"
 
 namespace bosh::director {
@@ -24,9 +27,6 @@ void register_connectors() {
   });
 }
 
-std::int64_t now_seconds() {
-  return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
-}
 }  // namespace
 
 Database::Database(Dialect dialect, std::string connector, std::string connection, std::string shown_url)
@@ -130,6 +130,90 @@ int Database::migrate() {
     }
   }
   return ran;
+}
+
+namespace {
+// Binds the parameters (kept alive in `ints`/`texts` until execution).
+void bind(Poco::Data::Statement& st, const std::vector<DbParam>& params, std::deque<Poco::Int64>& ints,
+          std::deque<std::string>& texts) {
+  for (const auto& p : params) {
+    if (std::holds_alternative<std::int64_t>(p)) {
+      ints.push_back(std::get<std::int64_t>(p));
+      st, use(ints.back());
+    } else {
+      texts.push_back(std::get<std::string>(p));
+      st, use(texts.back());
+    }
+  }
+}
+
+std::string first_words(const std::string& sql_text) { return sql_text.substr(0, std::min<std::size_t>(60, sql_text.size())); }
+}  // namespace
+
+std::vector<DbRow> Database::rows(Poco::Data::Session& s, const std::string& sql_text,
+                                  const std::vector<DbParam>& params) {
+  try {
+    Poco::Data::Statement st(s);
+    std::deque<Poco::Int64> ints;
+    std::deque<std::string> texts;
+    st << sql(sql_text);
+    bind(st, params, ints, texts);
+    st.execute();
+    Poco::Data::RecordSet rs(st);
+    std::vector<DbRow> out;
+    const std::size_t columns = rs.columnCount();
+    for (bool more = rs.moveFirst(); more; more = rs.moveNext()) {
+      DbRow row;
+      row.reserve(columns);
+      for (std::size_t c = 0; c < columns; ++c) {
+        const Poco::Dynamic::Var& v = rs[c];
+        if (v.isEmpty())
+          row.emplace_back();
+        else if (v.type() == typeid(bool))
+          row.emplace_back(v.extract<bool>() ? "1" : "0");
+        else
+          row.push_back(v.convert<std::string>());
+      }
+      out.push_back(std::move(row));
+    }
+    return out;
+  } catch (const Poco::Exception& e) {
+    throw DbError(fmt::format("database {}: {}...: {}", shown_url_, first_words(sql_text), e.displayText()));
+  }
+}
+
+std::size_t Database::exec(Poco::Data::Session& s, const std::string& sql_text, const std::vector<DbParam>& params) {
+  try {
+    Poco::Data::Statement st(s);
+    std::deque<Poco::Int64> ints;
+    std::deque<std::string> texts;
+    st << sql(sql_text);
+    bind(st, params, ints, texts);
+    return st.execute();
+  } catch (const Poco::Exception& e) {
+    throw DbError(fmt::format("database {}: {}...: {}", shown_url_, first_words(sql_text), e.displayText()));
+  }
+}
+
+std::int64_t Database::insert(Poco::Data::Session& s, const std::string& sql_text, const std::vector<DbParam>& params) {
+  if (dialect_ == Dialect::postgres) return std::stoll(rows(s, sql_text + " RETURNING id", params).at(0).at(0));
+  exec(s, sql_text, params);
+  return std::stoll(rows(s, "SELECT last_insert_rowid()").at(0).at(0));
+}
+
+std::vector<DbRow> Database::rows(const std::string& sql_text, const std::vector<DbParam>& params) {
+  auto s = session();
+  return rows(s, sql_text, params);
+}
+
+std::size_t Database::exec(const std::string& sql_text, const std::vector<DbParam>& params) {
+  auto s = session();
+  return exec(s, sql_text, params);
+}
+
+std::int64_t Database::insert(const std::string& sql_text, const std::vector<DbParam>& params) {
+  auto s = session();
+  return insert(s, sql_text, params);
 }
 
 }  // namespace bosh::director

@@ -5,17 +5,36 @@
 #include <csignal>
 #include <iostream>
 
+#include "bosh/blobstore/blobstore.hpp"
 #include "bosh/common/error.hpp"
+#include "bosh/common/fs.hpp"
+#include "bosh/common/json.hpp"
 #include "bosh/common/log.hpp"
 #include "bosh/director/api.hpp"
 #include "bosh/director/config.hpp"
 #include "bosh/director/db.hpp"
+#include "bosh/director/deployments.hpp"
 #include "bosh/director/releases.hpp"
+#include "bosh/director/stemcells.hpp"
 #include "bosh/director/tasks.hpp"
 #include "bosh/director/workers.hpp"
-#include "bosh/blobstore/blobstore.hpp"
-#include "bosh/common/json.hpp"
+#include "bosh/mbus/nats.hpp"
 #include "bosh/plugin_host/plugin_host.hpp"
+
+namespace fs = std::filesystem;
+
+namespace {
+// share/bosh/bosh_renderer.rb of the install, or the source tree's copy for a build tree.
+std::string find_renderer() {
+  const fs::path bin = bosh::executable_path().parent_path();
+  for (const fs::path& candidate : {bin.parent_path() / "share/bosh/bosh_renderer.rb",
+                                    fs::path(BOSH_SOURCE_DIR) / "core/director/renderer/bosh_renderer.rb"}) {
+    std::error_code ec;
+    if (fs::exists(candidate, ec)) return candidate.string();
+  }
+  return "";
+}
+}  // namespace
 
 int main(int argc, char** argv) {
   std::vector<std::string> args(argv + 1, argv + argc);
@@ -35,7 +54,7 @@ int main(int argc, char** argv) {
     }
     bosh::log::set_level(bosh::log::Level::info);
     auto config = bosh::director::load_director_config(args[1]);
-    std::filesystem::create_directories(config.state_dir);
+    fs::create_directories(config.state_dir);
     auto db = bosh::director::Database::open(config.db);
     db->migrate();
     const std::string uuid = bosh::director::director_uuid(config);
@@ -48,10 +67,13 @@ int main(int argc, char** argv) {
     sigaddset(&signals, SIGTERM);
     sigaddset(&signals, SIGINT);
     pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+    signal(SIGPIPE, SIG_IGN);
+
     // The blobstore jobs and packages go to: director.yml's, or a local one in the state dir.
     bosh::plugin_host::PluginHost plugins("bosh-director");
     bosh::blobstore::register_builtin_providers(plugins);
     plugins.load_all();
+    for (const auto& refusal : plugins.refusals()) bosh::log::warn("director", "plugin refused: {}", refusal.message());
     std::string provider = config.blobstore_provider;
     bosh::plugin::Json options = config.blobstore_options;
     if (provider.empty()) {
@@ -59,9 +81,37 @@ int main(int argc, char** argv) {
       options = bosh::parse_json("{\"blobstore_path\": \"" + (config.state_dir / "blobs").string() + "\"}", "defaults");
     }
     auto blobstore = plugins.create_blobstore(provider, options);
-    bosh::director::Workers workers(config, *db, *blobstore, uuid,
-                                    {{"upload_release", bosh::director::upload_release_task}});
-    bosh::director::ApiServer api(config, *db, uuid);
+
+    bosh::director::DirectorServices services{config, *db, *blobstore, uuid, {}, {}, nullptr, find_renderer()};
+    if (!config.cpi_plugin.empty()) {
+      if (!plugins.find("cpi", config.cpi_plugin))
+        bosh::fail("director.yml: cpi.plugin '{}' is not a loaded CPI plugin (see `bosh plugins`)", config.cpi_plugin);
+      services.make_cpi = [&plugins, &config] { return plugins.create_cpi(config.cpi_plugin, config.cpi_properties); };
+      services.cpi_info = services.make_cpi()->info();  // checks the CPI's properties at start
+    } else {
+      services.make_cpi = []() -> std::shared_ptr<bosh::plugin::Cpi> {
+        throw bosh::Error("no CPI configured (director.yml: cpi.plugin)");
+      };
+    }
+    std::unique_ptr<bosh::mbus::NatsConnection> nats;
+    if (!config.nats.empty()) {
+      bosh::mbus::NatsOptions n;
+      n.url = config.nats;
+      n.name = "bosh-director";
+      n.retry_initial_connect = true;
+      nats = std::make_unique<bosh::mbus::NatsConnection>(n);
+      services.nats = nats.get();
+    }
+
+    std::map<std::string, bosh::director::TaskRunner> runners = {
+        {"update_release", bosh::director::upload_release_task},
+        {"delete_release", bosh::director::delete_release_task},
+        {"update_stemcell", bosh::director::upload_stemcell_task},
+        {"delete_stemcell", bosh::director::delete_stemcell_task},
+    };
+    bosh::director::add_deployment_tasks(runners);
+    bosh::director::Workers workers(services, runners);
+    bosh::director::ApiServer api(services);
     std::cout << "bosh-director " << config.name << " (" << uuid << ") listening on " << config.address << ":"
               << api.port() << std::endl;
     int sig = 0;

@@ -63,6 +63,25 @@ const std::vector<Migration>& migrations() {
            "NULL, created_at BIGINT NOT NULL, deleted BOOLEAN NOT NULL DEFAULT FALSE)",
            "CREATE INDEX configs_type_name ON configs (type, name, id)",
        }},
+      {2,
+       "deployments: what they use, variables, orphaned disks, errand runs",
+       {
+           "CREATE TABLE deployments_stemcells (deployment_id BIGINT NOT NULL REFERENCES deployments(id), "
+           "stemcell_id BIGINT NOT NULL REFERENCES stemcells(id), PRIMARY KEY (deployment_id, stemcell_id))",
+           "CREATE TABLE deployments_release_versions (deployment_id BIGINT NOT NULL REFERENCES deployments(id), "
+           "release_version_id BIGINT NOT NULL REFERENCES release_versions(id), PRIMARY KEY (deployment_id, "
+           "release_version_id))",
+           "ALTER TABLE deployments ADD COLUMN cloud_config_id BIGINT",
+           "ALTER TABLE deployments ADD COLUMN runtime_config_id BIGINT",
+           "CREATE TABLE variables (id {id}, deployment_id BIGINT NOT NULL REFERENCES deployments(id), name TEXT NOT "
+           "NULL, value TEXT NOT NULL, created_at BIGINT NOT NULL, UNIQUE (deployment_id, name))",
+           "ALTER TABLE instances ADD COLUMN lifecycle TEXT NOT NULL DEFAULT 'service'",
+           "ALTER TABLE persistent_disks ADD COLUMN deployment TEXT NOT NULL DEFAULT ''",
+           "ALTER TABLE persistent_disks ADD COLUMN instance_name TEXT NOT NULL DEFAULT ''",
+           "CREATE TABLE errand_runs (id {id}, deployment_id BIGINT NOT NULL REFERENCES deployments(id), name TEXT "
+           "NOT NULL, configuration_hash TEXT NOT NULL DEFAULT '', exit_code INTEGER NOT NULL, created_at BIGINT "
+           "NOT NULL)",
+       }},
   };
   return all;
 }

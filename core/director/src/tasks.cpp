@@ -1,4 +1,5 @@
 #include "bosh/director/tasks.hpp"
+#include "bosh/common/clock.hpp"
 
 #include <Poco/Data/RecordSet.h>
 #include <Poco/Data/Statement.h>
@@ -9,9 +10,6 @@ using namespace Poco::Data::Keywords;
 
 namespace {
 
-std::int64_t now_seconds() {
-  return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
-}
 
 const char* kColumns =
     "id, type, description, state, priority, username, deployment, payload, result, worker, created_at, "

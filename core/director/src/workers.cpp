@@ -9,6 +9,7 @@
 
 #include <Poco/JSON/Stringifier.h>
 
+#include "bosh/common/clock.hpp"
 #include "bosh/common/fs.hpp"
 #include "bosh/common/json.hpp"
 #include "bosh/common/log.hpp"
@@ -18,33 +19,58 @@ namespace bosh::director {
 
 namespace fs = std::filesystem;
 
-namespace {
-std::int64_t now_seconds() {
-  return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+TaskContext::TaskContext(const Task& task, DirectorServices& services) : task_(task), services_(services) {
+  fs::create_directories(task_log_dir(config(), task_.id));
 }
-}  // namespace
 
-TaskContext::TaskContext(const Task& task, const DirectorConfig& config, Database& db, plugin::Blobstore& blobstore)
-    : task_(task), config_(config), db_(db), blobstore_(blobstore) {
-  fs::create_directories(task_log_dir(config_, task_.id));
+plugin::Cpi& TaskContext::cpi() {
+  std::lock_guard lock(mutex_);
+  if (!cpi_) cpi_ = services_.make_cpi();
+  return *cpi_;
 }
 
 void TaskContext::append(const std::string& file, const std::string& text) {
-  std::ofstream out(task_log_dir(config_, task_.id) / file, std::ios::app);
+  std::lock_guard lock(mutex_);
+  std::ofstream out(task_log_dir(config(), task_.id) / file, std::ios::app);
   out << text;
 }
 
+void TaskContext::result_line(const std::string& line) { append("result", line + "\n"); }
+
+void TaskContext::warning(const std::string& message) {
+  Poco::JSON::Object::Ptr e = new Poco::JSON::Object(Poco::JSON_PRESERVE_KEY_ORDER);
+  e->set("time", now_seconds());
+  e->set("type", "warning");
+  e->set("message", message);
+  std::ostringstream line;
+  Poco::JSON::Stringifier::stringify(e, line);
+  append("event", line.str() + "\n");
+}
+
+bool TaskContext::cancelled() {
+  auto fresh = TaskQueue(db()).get(task_.id);
+  return fresh && fresh->state == "cancelling";
+}
+
 void TaskContext::event(const std::string& stage, const std::string& name, int index, int total,
-                        const std::string& state, int progress) {
+                        const std::string& state, int progress, const std::vector<std::string>& tags,
+                        const std::string& error) {
   Poco::JSON::Object::Ptr e = new Poco::JSON::Object(Poco::JSON_PRESERVE_KEY_ORDER);
   e->set("time", now_seconds());
   e->set("stage", stage);
-  e->set("tags", plugin::json_array());
+  Poco::JSON::Array::Ptr tag_list = new Poco::JSON::Array;
+  for (const auto& t : tags) tag_list->add(t);
+  e->set("tags", tag_list);
   e->set("total", total);
   e->set("task", name);
   e->set("index", index);
   e->set("state", state);
   e->set("progress", progress);
+  if (!error.empty()) {
+    Poco::JSON::Object::Ptr data = new Poco::JSON::Object;
+    data->set("error", error);
+    e->set("data", data);
+  }
   std::ostringstream line;
   Poco::JSON::Stringifier::stringify(e, line);
   append("event", line.str() + "\n");
@@ -55,15 +81,12 @@ void TaskContext::debug(const std::string& line) {
 }
 
 void TaskContext::check_cancelled() {
-  auto fresh = TaskQueue(db_).get(task_.id);
-  if (fresh && fresh->state == "cancelling") throw TaskCancelled();
+  if (cancelled()) throw TaskCancelled();
 }
 
-Workers::Workers(const DirectorConfig& config, Database& db, plugin::Blobstore& blobstore, std::string director_id,
-                 std::map<std::string, TaskRunner> runners)
-    : config_(config), db_(db), blobstore_(blobstore), director_id_(std::move(director_id)),
-      runners_(std::move(runners)) {
-  for (int i = 0; i < std::max(1, config_.workers); ++i) threads_.emplace_back([this, i] { loop(i); });
+Workers::Workers(DirectorServices& services, std::map<std::string, TaskRunner> runners)
+    : services_(services), runners_(std::move(runners)) {
+  for (int i = 0; i < std::max(1, services_.config.workers); ++i) threads_.emplace_back([this, i] { loop(i); });
 }
 
 Workers::~Workers() {
@@ -72,8 +95,8 @@ Workers::~Workers() {
 }
 
 void Workers::loop(int index) {
-  const std::string worker = director_id_ + "/worker-" + std::to_string(index);
-  TaskQueue queue(db_);
+  const std::string worker = services_.uuid + "/worker-" + std::to_string(index);
+  TaskQueue queue(services_.db);
   while (!stopping_) {
     std::optional<Task> task;
     try {
@@ -85,7 +108,7 @@ void Workers::loop(int index) {
       std::this_thread::sleep_for(std::chrono::milliseconds(100));
       continue;
     }
-    TaskContext ctx(*task, config_, db_, blobstore_);
+    TaskContext ctx(*task, services_);
     ctx.debug("task " + std::to_string(task->id) + " (" + task->type + ") started by " + worker);
     std::string state = "done", result;
     try {
@@ -100,7 +123,10 @@ void Workers::loop(int index) {
       result = e.what();
       ctx.debug("error: " + result);
     }
-    std::ofstream(task_log_dir(config_, task->id) / "result") << result;
+    // Tasks that wrote result lines keep them; the others' result is their answer.
+    const fs::path result_file = task_log_dir(services_.config, task->id) / "result";
+    std::error_code ec;
+    if (!fs::exists(result_file, ec) || state != "done") std::ofstream(result_file, std::ios::app) << result;
     try {
       queue.finish(task->id, state, result);
     } catch (const std::exception& e) {

@@ -34,7 +34,7 @@ struct RunningDirector {
     bosh::write_file_atomic(dir.path() / "director.yml",
                             "name: test-bosh\naddress: 127.0.0.1\nport: " + std::to_string(port) + "\nstate_dir: " +
                                 (dir.path() / "state").string() + "\nusers:\n- name: admin\n  password_hash: \"" + h +
-                                "\"\ncpi: {plugin: local}\n" + (db.empty() ? "" : "db: " + db + "\n"),
+                                "\"\ncpi: {plugin: local, properties: {root: " + (dir.path() / "cpi").string() + "}}\n" + (db.empty() ? "" : "db: " + db + "\n"),
                             fs::perms::owner_read | fs::perms::owner_write);
     start();
   }

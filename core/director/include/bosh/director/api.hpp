@@ -10,6 +10,7 @@
 
 #include "bosh/director/config.hpp"
 #include "bosh/director/db.hpp"
+#include "bosh/director/services.hpp"
 
 namespace bosh::director {
 
@@ -18,7 +19,7 @@ std::filesystem::path task_log_dir(const DirectorConfig& config, std::int64_t ta
 
 class ApiServer {
  public:
-  ApiServer(const DirectorConfig& config, Database& db, std::string uuid);
+  explicit ApiServer(DirectorServices& services);
   ~ApiServer();
   int port() const;
 

@@ -12,6 +12,7 @@
 //   nats: nats://user:password@host:4222
 //   workers: 3
 //   max_upload_mb: 10240
+//   agent_wait_timeout: 600             # seconds for a new VM's agent to answer
 #pragma once
 
 #include <filesystem>
@@ -42,6 +43,7 @@ struct DirectorConfig {
   std::string nats;
   int workers = 3;
   long long max_upload_mb = 10240;
+  int agent_wait_timeout = 600;  // seconds a new VM's agent gets to answer its first ping
 };
 
 // InputError naming the file, line and field at fault.

@@ -9,6 +9,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <variant>
 #include <vector>
 
 #include <Poco/Data/Session.h>
@@ -23,6 +24,10 @@ class DbError : public Error {
 };
 
 enum class Dialect { sqlite, postgres };
+
+// A bound parameter, and a result row (every column as text; NULL as "").
+using DbParam = std::variant<std::int64_t, std::string>;
+using DbRow = std::vector<std::string>;
 
 struct Migration {
   int version;
@@ -50,6 +55,17 @@ class Database {
   // '?' placeholders as this dialect wants them ($1, $2, ... on PostgreSQL).
   std::string sql(const std::string& text) const;
   const std::string& shown_url() const { return shown_url_; }
+
+  // One statement with '?' placeholders; DbError naming the database and the
+  // statement's first words on failure.
+  std::vector<DbRow> rows(Poco::Data::Session& s, const std::string& sql_text, const std::vector<DbParam>& params = {});
+  std::size_t exec(Poco::Data::Session& s, const std::string& sql_text, const std::vector<DbParam>& params = {});
+  // An INSERT; returns the new row's id.
+  std::int64_t insert(Poco::Data::Session& s, const std::string& sql_text, const std::vector<DbParam>& params);
+  // The same on a session of their own.
+  std::vector<DbRow> rows(const std::string& sql_text, const std::vector<DbParam>& params = {});
+  std::size_t exec(const std::string& sql_text, const std::vector<DbParam>& params = {});
+  std::int64_t insert(const std::string& sql_text, const std::vector<DbParam>& params);
 
  private:
   Database(Dialect dialect, std::string connector, std::string connection, std::string shown_url);

@@ -7,12 +7,14 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include "bosh/director/config.hpp"
 #include "bosh/director/db.hpp"
+#include "bosh/director/services.hpp"
 #include "bosh/director/tasks.hpp"
 #include "bosh/plugin/blobstore.hpp"
 
@@ -26,26 +28,34 @@ class TaskCancelled : public Error {
 
 class TaskContext {
  public:
-  TaskContext(const Task& task, const DirectorConfig& config, Database& db, plugin::Blobstore& blobstore);
+  TaskContext(const Task& task, DirectorServices& services);
 
   const Task& task() const { return task_; }
-  const DirectorConfig& config() const { return config_; }
-  Database& db() { return db_; }
-  plugin::Blobstore& blobstore() { return blobstore_; }
+  const DirectorConfig& config() const { return services_.config; }
+  Database& db() { return services_.db; }
+  plugin::Blobstore& blobstore() { return services_.blobstore; }
+  DirectorServices& services() { return services_; }
+  // The task's CPI, made at first use.
+  plugin::Cpi& cpi();
 
   // One event line: {"time","stage","tags","total","task","index","state","progress"}.
   void event(const std::string& stage, const std::string& name, int index, int total, const std::string& state,
-             int progress = 0);
+             int progress = 0, const std::vector<std::string>& tags = {}, const std::string& error = "");
   void debug(const std::string& line);
+  // One line of the result output (tasks whose result is JSON lines: vms --vitals, errands).
+  void result_line(const std::string& line);
+  // A warning on the event log ({"time", "type": "warning", "message"}).
+  void warning(const std::string& message);
+  bool cancelled();
   // Throws TaskCancelled once someone cancelled the task (checked in the DB).
   void check_cancelled();
 
  private:
   void append(const std::string& file, const std::string& text);
   const Task& task_;
-  const DirectorConfig& config_;
-  Database& db_;
-  plugin::Blobstore& blobstore_;
+  DirectorServices& services_;
+  std::shared_ptr<plugin::Cpi> cpi_;
+  std::mutex mutex_;  // task logs are written from several threads of one task
 };
 
 // A task type's body: returns the task's result text.
@@ -53,16 +63,12 @@ using TaskRunner = std::function<std::string(TaskContext&)>;
 
 class Workers {
  public:
-  Workers(const DirectorConfig& config, Database& db, plugin::Blobstore& blobstore, std::string director_id,
-          std::map<std::string, TaskRunner> runners);
+  Workers(DirectorServices& services, std::map<std::string, TaskRunner> runners);
   ~Workers();  // stops and joins
 
  private:
   void loop(int index);
-  const DirectorConfig& config_;
-  Database& db_;
-  plugin::Blobstore& blobstore_;
-  std::string director_id_;
+  DirectorServices& services_;
   std::map<std::string, TaskRunner> runners_;
   std::atomic<bool> stopping_{false};
   std::vector<std::thread> threads_;

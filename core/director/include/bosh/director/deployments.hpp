@@ -1,0 +1,28 @@
+// Deployments: the deploy engine's tasks (update_deployment, delete_deployment,
+// change_state, vms, run_errand, fetch_logs, cleanup) and what the API reads
+// without a task (lists, manifests, diffs).
+#pragma once
+
+#include <map>
+#include <string>
+#include <vector>
+
+#include "bosh/director/db.hpp"
+#include "bosh/director/workers.hpp"
+#include "bosh/plugin/json.hpp"
+
+namespace bosh::director {
+
+void add_deployment_tasks(std::map<std::string, TaskRunner>& runners);
+
+// GET /deployments: [{name, releases: [{name, version}], stemcells: [{name, version}], cloud_config, teams}]
+plugin::Json list_deployments(Database& db);
+// GET /deployments/<d>/vms and /instances (without format=full).
+plugin::Json list_vms(Database& db, const std::string& deployment, bool instances);
+
+// The manifest diff `bosh deploy` shows: [[line, "added"|"removed"|null], ...]
+// between the deployed manifest (empty for a new deployment) and `manifest`,
+// values under `properties` and `env` redacted unless `redact` is false.
+plugin::Json manifest_diff(const std::string& old_manifest, const std::string& manifest, bool redact);
+
+}  // namespace bosh::director

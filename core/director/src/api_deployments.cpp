@@ -1,0 +1,213 @@
+// The director API's deployment routes (BOSH's deployments controller).
+#include <Poco/JSON/Array.h>
+#include <Poco/JSON/Object.h>
+#include <Poco/StreamCopier.h>
+
+#include <sstream>
+
+#include "bosh/common/error.hpp"
+#include "bosh/common/json.hpp"
+#include "bosh/common/yaml.hpp"
+#include "bosh/director/deployments.hpp"
+#include "bosh/director/tasks.hpp"
+#include "deploy.hpp"
+#include "router.hpp"
+
+namespace bosh::director {
+
+using plugin::Json;
+using plugin::JsonObject;
+
+namespace {
+
+std::int64_t enqueue(Call& c, const std::string& type, const std::string& description, const std::string& deployment,
+                     const JsonObject::Ptr& payload, int priority = 0) {
+  return TaskQueue(c.s.db).enqueue(type, description, c.user, deployment, to_json(Json(payload)), priority);
+}
+
+bool deployment_exists(Call& c, const std::string& name) {
+  if (deploy::find_deployment(c.s.db, name)) return true;
+  c.error(Status::HTTP_NOT_FOUND, 70000, "Deployment '" + name + "' doesn't exist");
+  return false;
+}
+
+}  // namespace
+
+void add_deployment_routes(Router& r) {
+  r.add("GET", "/deployments", [](Call& c) { c.json(Status::HTTP_OK, list_deployments(c.s.db)); });
+
+  r.add("POST", "/deployments", [](Call& c) {
+    const std::string manifest = c.body();
+    std::string name;
+    try {
+      auto root = as_object(yaml_to_typed_json(parse_yaml(manifest, "manifest")), "manifest");
+      name = find_string(root, "name", "manifest").value_or("");
+    } catch (const InputError& e) {
+      return c.error(Status::HTTP_BAD_REQUEST, 40000, e.what());
+    }
+    if (name.empty()) return c.error(Status::HTTP_BAD_REQUEST, 40000, "manifest: missing 'name'");
+    JsonObject::Ptr payload = new JsonObject;
+    payload->set("manifest", manifest);
+    for (const char* f : {"recreate", "skip_drain", "dry_run", "fix"}) payload->set(f, c.flag(f));
+    for (const char* f : {"canaries", "max_in_flight"})
+      if (!c.q(f).empty()) payload->set(f, c.q(f));
+    c.task(enqueue(c, "update_deployment", c.flag("dry_run") ? "create deployment (dry run)" : "create deployment", name,
+                   payload));
+  });
+
+  r.add("GET", "/deployments/:d", [](Call& c) {
+    auto d = deploy::find_deployment(c.s.db, c.params[0]);
+    if (!d || d->manifest.empty())
+      return c.error(Status::HTTP_NOT_FOUND, 70000, "Deployment '" + c.params[0] + "' doesn't exist");
+    JsonObject::Ptr o = new JsonObject;
+    o->set("manifest", d->manifest);
+    c.json(Status::HTTP_OK, o);
+  });
+
+  r.add("DELETE", "/deployments/:d", [](Call& c) {
+    if (!deployment_exists(c, c.params[0])) return;
+    JsonObject::Ptr payload = new JsonObject;
+    payload->set("force", c.flag("force"));
+    payload->set("skip_drain", c.flag("skip_drain"));
+    c.task(enqueue(c, "delete_deployment", "delete deployment " + c.params[0], c.params[0], payload));
+  });
+
+  r.add("POST", "/deployments/:d/diff", [](Call& c) {
+    auto d = deploy::find_deployment(c.s.db, c.params[0]);
+    JsonObject::Ptr out = new JsonObject;
+    try {
+      out->set("diff", manifest_diff(d ? d->manifest : "", c.body(), c.q("redact") != "false"));
+    } catch (const Error& e) {
+      out->set("diff", plugin::json_array());
+      out->set("error", std::string("Unable to diff manifest: ") + e.what());
+    }
+    out->set("context", plugin::json_object());
+    c.json(Status::HTTP_OK, out);
+  });
+
+  for (const std::string kind : {"vms", "instances"}) {
+    r.add("GET", "/deployments/:d/" + kind, [kind](Call& c) {
+      if (!deployment_exists(c, c.params[0])) return;
+      if (c.q("format") == "full") {
+        JsonObject::Ptr payload = new JsonObject;
+        payload->set("instances", kind == "instances");
+        return c.task(enqueue(c, "vms", "retrieve vm-stats", c.params[0], payload));
+      }
+      c.json(Status::HTTP_OK, list_vms(c.s.db, c.params[0], kind == "instances"));
+    });
+  }
+
+  // start / stop / restart / recreate: PUT /deployments/d/jobs/<group|*>[/<id|index>]?state=
+  auto change_state = [](Call& c) {
+    if (!deployment_exists(c, c.params[0])) return;
+    const std::string state = c.q("state");
+    static const std::set<std::string> states = {"started", "stopped", "detached", "restart", "recreate"};
+    if (!states.count(state))
+      return c.error(Status::HTTP_BAD_REQUEST, 40000,
+                     "state must be started, stopped, detached, restart or recreate, got '" + state + "'");
+    JsonObject::Ptr payload = new JsonObject;
+    payload->set("group", c.params[1]);
+    payload->set("instance", c.params.size() > 2 ? c.params[2] : "");
+    payload->set("state", state == "detached" ? std::string("stopped") : state);
+    payload->set("hard", state == "detached" || c.flag("hard"));
+    payload->set("skip_drain", c.flag("skip_drain"));
+    const std::string what = c.params[1] + (c.params.size() > 2 ? "/" + c.params[2] : "");
+    c.task(enqueue(c, "change_state", state + " " + what, c.params[0], payload));
+  };
+  r.add("PUT", "/deployments/:d/jobs/:group", change_state);
+  r.add("PUT", "/deployments/:d/jobs/:group/:id", change_state);
+
+  r.add("GET", "/deployments/:d/jobs/:group/:id/logs", [](Call& c) {
+    if (!deployment_exists(c, c.params[0])) return;
+    JsonObject::Ptr payload = new JsonObject;
+    payload->set("group", c.params[1]);
+    payload->set("instance", c.params[2]);
+    payload->set("type", c.q("type", "job"));
+    plugin::JsonArray::Ptr filters = new plugin::JsonArray;
+    std::stringstream in(c.q("filters"));
+    for (std::string f; std::getline(in, f, ',');)
+      if (!f.empty()) filters->add(f);
+    payload->set("filters", filters);
+    c.task(enqueue(c, "fetch_logs", "fetch logs", c.params[0], payload));
+  });
+
+  r.add("GET", "/deployments/:d/errands", [](Call& c) {
+    auto d = deploy::find_deployment(c.s.db, c.params[0]);
+    if (!d || d->manifest.empty())
+      return c.error(Status::HTTP_NOT_FOUND, 70000, "Deployment '" + c.params[0] + "' doesn't exist");
+    plugin::JsonArray::Ptr out = new plugin::JsonArray;
+    auto root = as_object(yaml_to_typed_json(parse_yaml(d->manifest, "manifest")), "manifest");
+    for (const char* key : {"instance_groups", "jobs"}) {
+      if (!root->has(key) || root->get(key).isEmpty()) continue;
+      for (const auto& g : *as_array(root->get(key), key)) {
+        auto o = g.extract<JsonObject::Ptr>();
+        if (o->has("lifecycle") && o->getValue<std::string>("lifecycle") == "errand") {
+          JsonObject::Ptr e = new JsonObject;
+          e->set("name", o->getValue<std::string>("name"));
+          out->add(e);
+        }
+      }
+    }
+    c.json(Status::HTTP_OK, out);
+  });
+
+  r.add("POST", "/deployments/:d/errands/:name/runs", [](Call& c) {
+    if (!deployment_exists(c, c.params[0])) return;
+    JsonObject::Ptr payload = new JsonObject;
+    payload->set("name", c.params[1]);
+    bool keep_alive = false;
+    const std::string body = c.body();
+    if (!body.empty()) {
+      auto o = as_object(parse_json(body, "request"), "request");
+      keep_alive = o->has("keep-alive") && o->get("keep-alive").convert<bool>();
+    }
+    payload->set("keep_alive", keep_alive);
+    c.task(enqueue(c, "run_errand", "run errand " + c.params[1] + " from deployment " + c.params[0], c.params[0],
+                   payload));
+  });
+
+  r.add("GET", "/resources/:id", [](Call& c) {
+    std::ostringstream out;
+    try {
+      c.s.blobstore.get(c.params[0], out);
+    } catch (const plugin::BlobNotFound&) {
+      return c.error(Status::HTTP_NOT_FOUND, 100000, "Resource '" + c.params[0] + "' not found");
+    }
+    c.text(Status::HTTP_OK, out.str(), "application/octet-stream");
+  });
+
+  r.add("POST", "/cleanup", [](Call& c) {
+    bool all = false;
+    const std::string body = c.body();
+    if (!body.empty()) {
+      auto o = as_object(parse_json(body, "request"), "request");
+      if (o->has("config")) {
+        auto cfg = as_object(o->get("config"), "config");
+        all = cfg->has("remove_all") && cfg->get("remove_all").convert<bool>();
+      }
+    }
+    JsonObject::Ptr payload = new JsonObject;
+    payload->set("remove_all", all);
+    c.task(enqueue(c, "cleanup", all ? "clean up all" : "clean up", "", payload));
+  });
+
+  r.add("GET", "/disks", [](Call& c) {
+    plugin::JsonArray::Ptr out = new plugin::JsonArray;
+    for (const auto& row : c.s.db.rows("SELECT disk_cid, size_mb, deployment, instance_name, COALESCE(orphaned_at, 0), "
+                                       "cloud_properties FROM persistent_disks WHERE instance_id IS NULL AND active = ? "
+                                       "ORDER BY orphaned_at",
+                                       {std::int64_t{0}})) {
+      JsonObject::Ptr o = new JsonObject;
+      o->set("disk_cid", row[0]);
+      o->set("size", std::stoll(row[1]));
+      o->set("deployment_name", row[2]);
+      o->set("instance_name", row[3]);
+      o->set("orphaned_at", std::stoll(row[4]));
+      o->set("cloud_properties", parse_json(row[5], "cloud_properties"));
+      out->add(o);
+    }
+    c.json(Status::HTTP_OK, out);
+  });
+}
+
+}  // namespace bosh::director

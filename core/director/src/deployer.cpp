@@ -1,0 +1,90 @@
+// The Deployer: a task's hands on the cloud (CPI) and the VMs (agents).
+#include <thread>
+
+#include "bosh/common/clock.hpp"
+#include "bosh/common/error.hpp"
+#include "bosh/common/json.hpp"
+#include "bosh/common/random.hpp"
+#include "bosh/mbus/nats.hpp"
+#include "deploy.hpp"
+
+namespace bosh::director::deploy {
+
+using plugin::JsonObject;
+
+Deployer::Deployer(TaskContext& ctx, std::string deployment) : ctx_(ctx), deployment_(std::move(deployment)) {}
+
+std::unique_ptr<mbus::AgentClient> Deployer::agent(const std::string& agent_id) {
+  if (!ctx_.services().nats) fail("director.yml names no NATS: the director cannot reach agents");
+  return std::make_unique<mbus::AgentClient>(*ctx_.services().nats, agent_id, ctx_.services().uuid);
+}
+
+void Deployer::wait_for_agent(mbus::AgentClient& agent, const std::string& vm_cid, const std::string& what) {
+  const auto timeout = std::chrono::seconds(ctx_.config().agent_wait_timeout);
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  std::string last_error;
+  while (std::chrono::steady_clock::now() < deadline) {
+    ctx_.check_cancelled();
+    try {
+      if (agent.ping(std::chrono::milliseconds(500)) == "pong") return;
+    } catch (const std::exception& e) {
+      last_error = e.what();
+    }
+  }
+  fail("Timed out pinging agent {} of {} (VM {}) after {} s: {}", agent.agent_id(), what, vm_cid, timeout.count(),
+       last_error.empty() ? "no answer" : last_error);
+}
+
+VmRow Deployer::create_vm(const std::string& what, std::int64_t instance_id, const StemcellRow& stemcell,
+                          const Json& cloud_properties, Json& networks, const std::vector<std::string>& disk_cids,
+                          const Json& env, const plugin::Metadata& metadata) {
+  const std::string agent_id = random_uuid();
+  plugin::CreateVmResult created;
+  // A VMCreationFailed that may be retried is, a few times (BOSH's max_vm_create_tries).
+  for (int attempt = 1;; ++attempt) {
+    try {
+      created = cpi().create_vm(agent_id, stemcell.cid, cloud_properties, networks, disk_cids, env);
+      break;
+    } catch (const plugin::VMCreationFailed& e) {
+      if (!e.ok_to_retry() || attempt >= 5) throw;
+      ctx_.debug(fmt::format("create_vm for {} failed (attempt {}), retrying: {}", what, attempt, e.what()));
+    }
+  }
+  ctx_.debug(fmt::format("CPI create_vm({}) for {} -> {}", agent_id, what, created.vm_cid));
+  VmRow vm{0, created.vm_cid, agent_id, now_seconds()};
+  try {
+    if (!created.networks.isEmpty()) networks = created.networks;
+    plugin::Metadata meta = metadata;
+    meta["director"] = ctx_.config().name;
+    meta["deployment"] = deployment_;
+    meta["created_at"] = std::to_string(vm.created_at);
+    try {
+      cpi().set_vm_metadata(vm.cid, meta);
+    } catch (const plugin::NotImplemented&) {
+    }
+    if (instance_id)
+      vm.id = db().insert("INSERT INTO vms (instance_id, cid, agent_id, cpi, active, created_at) VALUES "
+                                          "(?, ?, ?, ?, ?, ?)",
+                          {instance_id, vm.cid, agent_id, ctx_.config().cpi_plugin, std::int64_t{1}, vm.created_at});
+    auto client = agent(agent_id);
+    wait_for_agent(*client, vm.cid, what);
+  } catch (const std::exception&) {
+    // Nothing half-made stays behind: the VM and its row go.
+    try {
+      cpi().delete_vm(vm.cid);
+    } catch (const std::exception& e) {
+      ctx_.warning(fmt::format("could not delete VM {} after a failed create: {}", vm.cid, e.what()));
+    }
+    if (vm.id) db().exec("DELETE FROM vms WHERE id = ?", {vm.id});
+    throw;
+  }
+  return vm;
+}
+
+void Deployer::delete_vm(const VmRow& vm, const std::string& what) {
+  cpi().delete_vm(vm.cid);
+  ctx_.debug(fmt::format("CPI delete_vm({}) for {}", vm.cid, what));
+  if (vm.id) db().exec("DELETE FROM vms WHERE id = ?", {vm.id});
+}
+
+}  // namespace bosh::director::deploy
