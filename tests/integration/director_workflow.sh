@@ -46,8 +46,9 @@ mkdir -p src/lib && echo data >src/lib/data.txt
 printf -- '---\nname: lib\nfiles: [lib/*]\n' >packages/lib/spec
 "$bosh" create release --force --with-tarball >/dev/null
 out=$("$bosh" upload release dev_releases/demo/demo-0+dev.1.tgz)
-grep -q "Creating new packages > lib/" <<<"$out" || fail "upload output: $out"
-grep -q "done: Created release 'demo/0+dev.1'" <<<"$out" || fail "upload result: $out"
+grep -q "creating new packages > lib/" <<<"$out" || fail "upload output: $out"
+grep -q "^Task [0-9]* done" <<<"$out" || fail "upload state: $out"
+grep -q "^Created release 'demo/0+dev.1'" <<<"$out" || fail "upload result: $out"
 "$bosh" releases; rel=$("$bosh" releases 2>&1) && grep -qE "^demo +0\+dev\.1 " <<<"$rel" || fail "releases: $rel"
 id=$("$bosh" tasks | awk '$2 == "done" { print $1; exit }')
 [ -n "$id" ] || fail "tasks: $("$bosh" tasks)"

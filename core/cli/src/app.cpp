@@ -204,6 +204,7 @@ int run_cli(const std::vector<std::string>& argv, std::ostream& out, std::ostrea
     register_director_commands(table);
     register_release_commands(table);
     register_director_api_commands(table);
+    register_deployment_commands(table);
     register_agent_commands(table);
     for (const auto& record : plugins.plugins()) {
       if (record.kind != "cli") continue;

@@ -101,5 +101,9 @@ void register_director_commands(CommandTable& table);
 void register_release_commands(CommandTable& table);
 void register_agent_commands(CommandTable& table);
 void register_director_api_commands(CommandTable& table);
+void register_deployment_commands(CommandTable& table);
+
+// `bosh inspect release NAME/VERSION`: the director's copy (commands/deployments.cpp).
+int inspect_remote_release(plugin::Invocation& inv, Context& ctx);
 
 }  // namespace bosh::cli

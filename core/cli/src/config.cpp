@@ -97,6 +97,16 @@ std::string CliConfig::ca_cert(const std::string& url) const {
 
 void CliConfig::set_ca_cert(const std::string& url, const std::string& pem) { root_["ca_cert"][url] = pem; }
 
+std::optional<std::filesystem::path> CliConfig::deployment(const std::string& url) const {
+  YAML::Node d = root_["deployment"];
+  if (d && d.IsMap() && d[url] && d[url].IsScalar()) return std::filesystem::path(d[url].Scalar());
+  return std::nullopt;
+}
+
+void CliConfig::set_deployment(const std::string& url, const std::filesystem::path& manifest) {
+  root_["deployment"][url] = manifest.string();
+}
+
 std::optional<std::pair<std::string, std::string>> CliConfig::credentials(const std::string& url) const {
   YAML::Node auth = root_["auth"];
   if (!auth || !auth.IsMap() || !auth[url] || !auth[url].IsMap()) return std::nullopt;

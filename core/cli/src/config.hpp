@@ -37,6 +37,9 @@ class CliConfig {
   // ca_cert: {<url>: <PEM>} — the CA a director's certificate is checked with.
   std::string ca_cert(const std::string& url) const;
   void set_ca_cert(const std::string& url, const std::string& pem);
+  // deployment: {<url>: <manifest path>} — `bosh deployment FILE`, per director.
+  std::optional<std::filesystem::path> deployment(const std::string& url) const;
+  void set_deployment(const std::string& url, const std::filesystem::path& manifest);
   // auth: {<url>: {username, password}} (the classic CLI's keys).
   std::optional<std::pair<std::string, std::string>> credentials(const std::string& url) const;
   void set_credentials(const std::string& url, const std::string& user, const std::string& password);

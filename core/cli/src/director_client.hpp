@@ -33,12 +33,18 @@ class DirectorClient {
   // A request answered with 302 Location: /tasks/<id>; returns the id.
   std::int64_t start_task(const std::string& method, const std::string& path, const std::string& body,
                           const std::string& content_type);
+  // POSTs a tarball, streamed from the file with an upload progress bar;
+  // returns the task id.
+  std::int64_t upload_task(const std::string& path, const std::filesystem::path& file, Ui& ui);
   // Follows a task to its end, printing its event log as stages; returns the task.
   plugin::Json track(std::int64_t id, Ui& ui);
 
   const DirectorTarget& target() const { return target_; }
 
  private:
+  plugin::HttpRequest prepare(const std::string& method, const std::string& path, const std::string& content_type) const;
+  template <typename F>
+  plugin::HttpResponse guard(F&& send) const;
   DirectorTarget target_;
 };
 

@@ -81,7 +81,10 @@ void Ui::table(const Table& table) {
   };
   print_row(table.headers, true);
   for (const auto& row : table.rows) print_row(row, false);
-  out_ << '\n' << table.rows.size() << ' ' << table.content << '\n';
+  if (table.footer.empty())
+    out_ << '\n' << table.rows.size() << ' ' << table.content << '\n';
+  else
+    out_ << '\n' << table.footer << '\n';
 }
 
 void Ui::end_bar() {

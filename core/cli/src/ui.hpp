@@ -14,6 +14,7 @@ struct Table {
   std::vector<std::string> headers;      // column titles: "Kind", "Name"
   std::vector<std::vector<std::string>> rows;
   std::string empty_text = "(none)";     // shown instead of an empty table
+  std::string footer;                    // replaces the "<n> <content>" line when set
 };
 
 class Ui {
@@ -31,6 +32,8 @@ class Ui {
   // Progress of long work, on stderr: a redrawn bar on a terminal, else one
   // plain line per step. Silent in JSON mode unless stderr is a terminal.
   void progress(const std::string& stage, std::size_t done, std::size_t total, const std::string& item);
+  // Whether progress redraws a bar in place (stderr is a terminal).
+  bool progress_bars() const { return err_tty_; }
   // Prints the JSON document (JSON mode); idempotent.
   void finish();
 

@@ -92,9 +92,8 @@ int run_upload_release(plugin::Invocation& inv, Context& ctx) {
     body->set("location", what);
     id = client.start_task("POST", "/releases", to_json(plugin::Json(body)), "application/json");
   } else {
-    ctx.ui.progress("Uploading", 0, 1, what);
-    id = client.start_task("POST", "/releases", read_file(what), "application/x-compressed");
-    ctx.ui.progress("Uploading", 1, 1, what);
+    if (!std::filesystem::is_regular_file(what)) fail("{}: no such release tarball", what);
+    id = client.upload_task(inv.has("fix") ? "/releases?fix=true" : "/releases", what, ctx.ui);
   }
   auto task = as_object(client.track(id, ctx.ui), "task");
   return task->getValue<std::string>("state") == "done" ? 0 : 1;
@@ -125,7 +124,7 @@ int run_releases(plugin::Invocation&, Context& ctx) {
 
 int run_tasks(plugin::Invocation& inv, Context& ctx) {
   DirectorClient client(current_target(ctx));
-  std::string limit = inv.value("recent", "30");
+  std::string limit = inv.has("all") ? "10000" : inv.value("recent", "30");
   Table t;
   t.content = "tasks";
   t.keys = {"id", "state", "started_at", "user", "deployment", "description", "result"};
@@ -145,10 +144,16 @@ int run_tasks(plugin::Invocation& inv, Context& ctx) {
 int run_task(plugin::Invocation& inv, Context& ctx) {
   DirectorClient client(current_target(ctx));
   std::int64_t id = 0;
-  try {
-    id = std::stoll(inv.args[0]);
-  } catch (const std::exception&) {
-    throw plugin::UsageError("task id '" + inv.args[0] + "' is not a number");
+  if (inv.args.empty()) {
+    const auto latest = as_array(client.get_json("/tasks?limit=1"), "tasks");
+    if (latest->size() == 0) fail("there are no tasks yet");
+    id = latest->getObject(0)->getValue<std::int64_t>("id");
+  } else {
+    try {
+      id = std::stoll(inv.args[0]);
+    } catch (const std::exception&) {
+      throw plugin::UsageError("task id '" + inv.args[0] + "' is not a number");
+    }
   }
   for (const char* type : {"event", "debug", "result"}) {
     if (!inv.has(type)) continue;
@@ -262,9 +267,9 @@ void register_director_api_commands(CommandTable& table) {
              {{"USER", false, false}, {"PASSWORD", false, false}}, {}, run_login});
   table.add({"Director", "logout", "Forget the credentials for the current director", {}, {}, run_logout});
   table.add({"Director", "status", "Show the current director: name, URL, version, user, UUID, CPI", {}, {}, run_status});
-  table.add({"Director", "tasks", "List recent tasks", {}, {{"recent", 0, "How many (default 30)", true, "N"}}, run_tasks});
-  table.add({"Director", "task", "Follow a task to its end, or print one of its logs",
-             {{"ID", true, false}},
+  table.add({"Director", "tasks", "List recent tasks", {}, {{"recent", 0, "How many (default 30)", true, "N"}, {"all", 0, "Every task", false, ""}}, run_tasks});
+  table.add({"Director", "task", "Follow a task (default: the latest) to its end, or print one of its logs",
+             {{"ID", false, false}},
              {{"event", 0, "Print the event log", false, ""},
               {"debug", 0, "Print the debug log", false, ""},
               {"result", 0, "Print the result", false, ""}},
@@ -272,7 +277,8 @@ void register_director_api_commands(CommandTable& table) {
   table.add({"Director", "cancel task", "Cancel a queued or running task", {{"ID", true, false}}, {}, run_cancel_task});
   table.add({"Director", "locks", "List the director's locks: what, which task, who, since, until", {}, {}, run_locks});
   table.add({"Release", "upload release", "Upload a release tarball (path or URL) to the director",
-             {{"PATH|URL", true, false}}, {}, run_upload_release});
+             {{"PATH|URL", true, false}}, {{"fix", 0, "Upload again, replacing what is there", false, ""}},
+             run_upload_release});
   table.add({"Release", "releases", "List the releases on the director", {}, {}, run_releases});
 }
 

@@ -209,6 +209,10 @@ void show_manifest(Context& ctx, const release::ReleaseManifest& m) {
 }
 
 int run_inspect_release(plugin::Invocation& inv, Context& ctx) {
+  std::error_code ec;
+  if (!std::filesystem::exists(inv.args[0], ec) && inv.args[0].find('/') != std::string::npos &&
+      inv.args[0].find(".tgz") == std::string::npos)
+    return inspect_remote_release(inv, ctx);  // NAME/VERSION on the director
   show_manifest(ctx, release::read_release_tarball_manifest(inv.args[0]));
   return 0;
 }
@@ -350,8 +354,8 @@ void register_release_commands(CommandTable& table) {
               {"timestamp-version", 0, "Dev version from the current time (N+dev.<unix time>)", false, ""},
               kDirOption},
              run_create_release});
-  table.add({"Release", "inspect release", "Show a release tarball's jobs, packages, fingerprints and digests",
-             {{"TARBALL", true, false}}, {}, run_inspect_release});
+  table.add({"Release", "inspect release", "Show a release's jobs, packages, fingerprints and digests (a tarball, or NAME/VERSION on the director)",
+             {{"TARBALL|NAME/VERSION", true, false}}, {}, run_inspect_release});
   table.add({"Release", "verify release", "Check a release tarball: structure, every digest, manifest consistency",
              {{"TARBALL", true, false}}, {}, run_verify_release});
 
