@@ -83,6 +83,15 @@ void update_instance(Deployer& d, InstancePlan& inst, const UpdateOptions& optio
   const bool disk_change = inst.changes.count("persistent_disk") > 0;
   const bool was_started = inst.existing && inst.existing->state == "started";
 
+  // Dirty until it converges: a failed update is retried by the next deploy
+  // even when the manifest went back to what the database last recorded.
+  {
+    JsonObject::Ptr dirty = inst.existing ? as_object(parse_json(to_json(inst.existing->spec), "spec"), "spec")
+                                          : JsonObject::Ptr(new JsonObject);
+    dirty->set("dirty", true);
+    d.db().exec("UPDATE instances SET spec = ? WHERE id = ?", {to_json(Json(dirty)), inst.id});
+  }
+
   // 1. Stop what runs.
   if (vm && was_started) {
     const std::string type = recreate || disk_change || inst.desired_state != "started" ? "shutdown" : "update";

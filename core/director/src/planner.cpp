@@ -421,6 +421,7 @@ void detect_changes(InstancePlan& p, const PlanOptions& options) {
   if (options.recreate && (options.recreate_groups.empty() || options.recreate_groups.count(p.group->name)))
     p.changes.insert("recreate");
   auto old = as_object(e.spec, "instance spec");
+  if (old->has("dirty") && old->get("dirty").convert<bool>()) p.changes.insert("dirty");
   auto part = [&](const std::string& key) -> Json {
     return old->has(key) && old->get(key).type() == typeid(JsonObject::Ptr) ? old->get(key) : plugin::json_object();
   };

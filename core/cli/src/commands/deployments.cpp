@@ -203,6 +203,11 @@ int run_deploy(plugin::Invocation& inv, Context& ctx) {
   auto name = find_string(root, "name", path.string());
   if (!name) fail("{}: the manifest has no 'name'", path.string());
   DirectorClient client(current_target(ctx));
+  // A manifest given while none is set becomes the deployment, as `bosh deployment FILE` would.
+  if (!inv.args.empty() && !ctx.config.deployment(client.target().url)) {
+    ctx.config.set_deployment(client.target().url, fs::absolute(path));
+    ctx.config.save();
+  }
   show_diff(ctx, client, *name, manifest, !inv.has("no-redact"));
   if (!inv.has("dry-run") && !confirm(ctx, "Are you sure you want to deploy?")) return 1;
   std::string query;
