@@ -60,6 +60,13 @@ case "$stage" in
       [ -d "$vm/jobs/kv-store" ] || continue
       [ -L "$vm/store" ] || fail "$vm has no persistent disk at store/"
     done
+    # What a deployment uses cannot be deleted.
+    if bosh -n delete stemcell "bosh-local-go_agent/$(bosh stemcells | awk '/^bosh-local/ { sub(/\*$/, "", $2); print $2 }')" >"$state/out" 2>&1; then
+      fail "a stemcell in use was deleted"
+    fi
+    grep -q "is still in use by: kv" "$state/out" || fail "delete stemcell: $(cat "$state/out")"
+    if bosh -n delete release kv >"$state/out" 2>&1; then fail "a release in use was deleted"; fi
+    grep -q "is still in use by: kv" "$state/out" || fail "delete release: $(cat "$state/out")"
     # A zero-change deploy updates nothing.
     deploy || fail "second deploy"
     ! grep -q "updating instance" "$state/deploy.out" || fail "a deploy without changes updated instances"

@@ -24,6 +24,7 @@ state_dir: $work/state
 users:
 - name: admin
   password_hash: "$hash"
+cpi: {plugin: local, properties: {root: $work/cpi}}
 YML
 chmod 600 "$work/director.yml"
 "$build/bin/bosh-director" --config "$work/director.yml" >"$work/director.log" 2>&1 &
@@ -64,4 +65,23 @@ grep -q "$work/bad.yml: cloud config:2:1: unknown key 'vm_typez'" "$work/err" ||
 ev=$("$bosh" events)
 grep -qE "admin +update +cloud-config +default" <<<"$ev" || fail "events: $ev"
 grep -qE "admin +create +release +demo/0\+dev\.1" <<<"$ev" || fail "events: $ev"
+echo "== a stemcell: upload, list, delete; then the release goes"
+"$build/bin/bosh-local-stemcell" --out "$work/stemcell.tgz" --version 3.1 >/dev/null
+out=$("$bosh" upload stemcell "$work/stemcell.tgz")
+grep -q "update stemcell > Uploading stemcell bosh-local-go_agent/3.1 to the cloud" <<<"$out" || fail "upload stemcell: $out"
+st=$("$bosh" stemcells)
+grep -qE "^bosh-local-go_agent +3\.1 +local +local +stemcell-" <<<"$st" || fail "stemcells: $st"
+[ "$(ls "$work/cpi/stemcells" | wc -l)" = 1 ] || fail "the CPI has no stemcell"
+"$bosh" upload stemcell "$work/stemcell.tgz" | grep -q "Stemcell 'bosh-local-go_agent/3.1' already exists" || fail "second upload"
+echo "not a stemcell" >"$work/junk.tgz"
+if "$bosh" upload stemcell "$work/junk.tgz" >"$work/out" 2>&1; then fail "a junk stemcell was accepted"; fi
+grep -q "stemcell tarball is not valid" "$work/out" || fail "junk stemcell error: $(cat "$work/out")"
+if "$bosh" -n delete stemcell nope >"$work/out" 2>&1; then fail "delete stemcell without a version"; fi
+grep -q "expected the stemcell as NAME/VERSION" "$work/out" || fail "usage: $(cat "$work/out")"
+"$bosh" -n delete stemcell bosh-local-go_agent/3.1 | grep -q "Deleted stemcell 'bosh-local-go_agent/3.1'" || fail "delete stemcell"
+"$bosh" stemcells | grep -q "No stemcells." || fail "stemcell still listed"
+[ -z "$(ls "$work/cpi/stemcells")" ] || fail "the CPI's copy of the stemcell was not deleted"
+"$bosh" inspect release demo/0+dev.1 | grep -q "lib/" || fail "inspect release NAME/VERSION: $("$bosh" inspect release demo/0+dev.1)"
+"$bosh" -n delete release demo | grep -q "Deleted release 'demo'" || fail "delete release"
+"$bosh" releases | grep -q "No releases." || fail "release still listed"
 echo PASS

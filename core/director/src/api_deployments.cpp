@@ -196,7 +196,7 @@ void add_deployment_routes(Router& r) {
     for (const auto& row : c.s.db.rows("SELECT disk_cid, size_mb, deployment, instance_name, COALESCE(orphaned_at, 0), "
                                        "cloud_properties FROM persistent_disks WHERE instance_id IS NULL AND active = ? "
                                        "ORDER BY orphaned_at",
-                                       {std::int64_t{0}})) {
+                                       {db_bool(false)})) {
       JsonObject::Ptr o = new JsonObject;
       o->set("disk_cid", row[0]);
       o->set("size", std::stoll(row[1]));

@@ -78,7 +78,7 @@ std::string reserve_compile_ip(Deployer& d, const Network& net, const std::strin
       if (chosen.empty()) break;
       try {
         d.db().exec("INSERT INTO ip_addresses (network, address, static, task_id) VALUES (?, ?, ?, ?)",
-                    {net.name, chosen, std::int64_t{0}, d.ctx().task().id});
+                    {net.name, chosen, db_bool(false), d.ctx().task().id});
         return chosen;
       } catch (const DbError&) {
         // Taken by someone else just now: look again.

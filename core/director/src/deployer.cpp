@@ -65,7 +65,7 @@ VmRow Deployer::create_vm(const std::string& what, std::int64_t instance_id, con
     if (instance_id)
       vm.id = db().insert("INSERT INTO vms (instance_id, cid, agent_id, cpi, active, created_at) VALUES "
                                           "(?, ?, ?, ?, ?, ?)",
-                          {instance_id, vm.cid, agent_id, ctx_.config().cpi_plugin, std::int64_t{1}, vm.created_at});
+                          {instance_id, vm.cid, agent_id, ctx_.config().cpi_plugin, db_bool(true), vm.created_at});
     auto client = agent(agent_id);
     wait_for_agent(*client, vm.cid, what);
   } catch (const std::exception&) {

@@ -221,7 +221,7 @@ void record_plan(Deployer& d, Prepared& p) {
       inst.id = db.insert(s, "INSERT INTO instances (deployment_id, job, idx, uuid, az, state, bootstrap, spec, "
                              "lifecycle) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                           {p.deployment_id, inst.group->name, std::int64_t{inst.index}, inst.uuid, inst.az,
-                           inst.desired_state, std::int64_t{inst.bootstrap ? 1 : 0}, std::string("{}"),
+                           inst.desired_state, db_bool(inst.bootstrap), std::string("{}"),
                            inst.group->lifecycle});
     }
     for (const auto& [net, ip] : inst.ips) {
@@ -230,7 +230,7 @@ void record_plan(Deployer& d, Prepared& p) {
       if (!old.empty()) db.exec(s, "DELETE FROM ip_addresses WHERE instance_id = ? AND network = ?", {inst.id, net});
       try {
         db.exec(s, "INSERT INTO ip_addresses (instance_id, network, address, static, task_id) VALUES (?, ?, ?, ?, ?)",
-                {inst.id, net, ip, std::int64_t{inst.static_networks.count(net) ? 1 : 0}, d.ctx().task().id});
+                {inst.id, net, ip, db_bool(inst.static_networks.count(net) > 0), d.ctx().task().id});
       } catch (const DbError&) {
         fail("IP address {} on network '{}' is already in use", ip, net);
       }
@@ -333,8 +333,9 @@ std::string run_deploy(TaskContext& ctx, const DeployRequest& req, const std::st
 
   if (req.only) return "/deployments/" + deployment_name;
 
-  // post-deploy on every running instance.
+  // post-deploy on every running instance, when the deploy changed any.
   std::vector<InstancePlan*> running;
+  if (!todo.empty() || !plan.obsolete.empty())
   for (auto& inst : plan.instances)
     if (inst.needs_vm() && inst.desired_state == "started" && inst.existing && inst.existing->vm)
       running.push_back(&inst);
@@ -773,7 +774,7 @@ std::string cleanup_task(TaskContext& ctx) {
   }
   if (all) {
     auto disks = db.rows("SELECT id, disk_cid FROM persistent_disks WHERE instance_id IS NULL AND active = ?",
-                         {std::int64_t{0}});
+                         {db_bool(false)});
     int i = 0;
     for (const auto& r : disks) {
       ctx.event("Deleting orphaned disks", r[1], ++i, static_cast<int>(disks.size()), "started");

@@ -68,7 +68,7 @@ void attach_and_mount(Deployer& d, mbus::AgentClient& agent, const std::string& 
 void orphan_disk(Deployer& d, const DiskRow& disk, const std::string& instance) {
   d.db().exec("UPDATE persistent_disks SET active = ?, instance_id = NULL, orphaned_at = ?, deployment = ?, "
               "instance_name = ? WHERE id = ?",
-              {std::int64_t{0}, now_seconds(), d.deployment(), instance, disk.id});
+              {db_bool(false), now_seconds(), d.deployment(), instance, disk.id});
   d.ctx().debug(fmt::format("orphaned disk {} of {}", disk.cid, instance));
 }
 
@@ -141,7 +141,7 @@ void update_instance(Deployer& d, InstancePlan& inst, const UpdateOptions& optio
     DiskRow fresh{0, cid, want, g.disk_cloud_properties};
     fresh.id = d.db().insert("INSERT INTO persistent_disks (instance_id, disk_cid, size_mb, cloud_properties, active, "
                              "deployment, instance_name) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                             {inst.id, cid, want, to_json(g.disk_cloud_properties), std::int64_t{0}, d.deployment(),
+                             {inst.id, cid, want, to_json(g.disk_cloud_properties), db_bool(false), d.deployment(),
                               inst.name()});
     try {
       attach_and_mount(d, *agent, vm->cid, cid);
@@ -166,7 +166,7 @@ void update_instance(Deployer& d, InstancePlan& inst, const UpdateOptions& optio
       d.db().exec("DELETE FROM persistent_disks WHERE id = ?", {fresh.id});
       throw;
     }
-    d.db().exec("UPDATE persistent_disks SET active = ? WHERE id = ?", {std::int64_t{1}, fresh.id});
+    d.db().exec("UPDATE persistent_disks SET active = ? WHERE id = ?", {db_bool(true), fresh.id});
     try {
       d.cpi().set_disk_metadata(cid, {{"director", d.ctx().config().name}, {"deployment", d.deployment()},
                                       {"instance_group", g.name}, {"instance_index", std::to_string(inst.index)}});
@@ -206,7 +206,7 @@ void update_instance(Deployer& d, InstancePlan& inst, const UpdateOptions& optio
   spec->set("vm", vm_spec);
   spec->set("disk", disk_spec);
   d.db().exec("UPDATE instances SET spec = ?, state = ?, bootstrap = ?, az = ?, idx = ? WHERE id = ?",
-              {to_json(Json(spec)), inst.desired_state, std::int64_t{inst.bootstrap ? 1 : 0}, inst.az,
+              {to_json(Json(spec)), inst.desired_state, db_bool(inst.bootstrap), inst.az,
                std::int64_t{inst.index}, inst.id});
   inst.existing = ExistingInstance{inst.id, g.name, inst.uuid, inst.az, inst.desired_state, g.lifecycle, inst.index,
                                    inst.bootstrap, Json(spec), vm, disk, inst.ips};

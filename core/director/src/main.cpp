@@ -4,6 +4,7 @@
 
 #include <csignal>
 #include <iostream>
+#include <set>
 
 #include "bosh/blobstore/blobstore.hpp"
 #include "bosh/common/error.hpp"
@@ -61,6 +62,20 @@ int main(int argc, char** argv) {
     // Tasks this director left running when it stopped are errors now.
     int recovered = bosh::director::TaskQueue(*db).recover(uuid + "/");
     if (recovered) bosh::log::warn("director", "{} task(s) were running when the director stopped; marked as errors", recovered);
+    // Uploads a killed director was receiving, or whose task ended with it,
+    // are garbage; those a queued task still waits for stay.
+    if (fs::is_directory(config.state_dir / "uploads")) {
+      std::set<std::string> wanted;
+      for (const auto& r : db->rows("SELECT payload FROM tasks WHERE state = ?", {std::string("queued")}))
+        wanted.insert(r[0]);
+      for (const auto& entry : fs::directory_iterator(config.state_dir / "uploads")) {
+        const std::string path = entry.path().string();
+        bool needed = false;
+        for (const auto& payload : wanted) needed = needed || payload.find(path) != std::string::npos;
+        std::error_code ec;
+        if (!needed) fs::remove(entry.path(), ec);
+      }
+    }
     bosh::director::ensure_tls_certificate(config);
     sigset_t signals;
     sigemptyset(&signals);

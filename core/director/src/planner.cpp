@@ -57,14 +57,14 @@ std::vector<ExistingInstance> load_instances(Database& db, std::int64_t deployme
   if (out.empty()) return out;
   for (const auto& r : db.rows("SELECT v.id, v.instance_id, v.cid, v.agent_id, v.created_at FROM vms v JOIN instances i "
                                "ON v.instance_id = i.id WHERE i.deployment_id = ? AND v.active = ?",
-                               {deployment_id, std::int64_t{1}})) {
+                               {deployment_id, db_bool(true)})) {
     auto it = by_id.find(std::stoll(r[1]));
     if (it != by_id.end()) out[it->second].vm = VmRow{std::stoll(r[0]), r[2], r[3], std::stoll(r[4])};
   }
   for (const auto& r : db.rows("SELECT p.id, p.instance_id, p.disk_cid, p.size_mb, p.cloud_properties FROM "
                                "persistent_disks p JOIN instances i ON p.instance_id = i.id WHERE i.deployment_id = ? "
                                "AND p.active = ?",
-                               {deployment_id, std::int64_t{1}})) {
+                               {deployment_id, db_bool(true)})) {
     auto it = by_id.find(std::stoll(r[1]));
     if (it == by_id.end()) continue;
     DiskRow d{std::stoll(r[0]), r[2], std::stoll(r[3]), plugin::json_object()};

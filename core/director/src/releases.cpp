@@ -25,27 +25,6 @@ using namespace Poco::Data::Keywords;
 
 namespace {
 
-std::int64_t insert_id(Database& db, Poco::Data::Session& s, const std::string& sql_text,
-                       const std::vector<std::string>& values) {
-  // Values are bound as strings; the tables take text or integers that SQLite
-  // and PostgreSQL convert from text.
-  std::vector<std::string> v = values;
-  std::int64_t id = 0;
-  Poco::Data::Statement st(s);
-  if (db.dialect() == Dialect::postgres) {
-    st << db.sql(sql_text + " RETURNING id");
-    for (auto& x : v) st, use(x);
-    st, into(id);
-    st.execute();
-  } else {
-    st << sql_text;
-    for (auto& x : v) st, use(x);
-    st.execute();
-    s << "SELECT last_insert_rowid()", into(id), now;
-  }
-  return id;
-}
-
 std::string join_json(const std::vector<std::string>& items) {
   Poco::JSON::Array::Ptr a = new Poco::JSON::Array;
   for (const auto& i : items) a->add(i);
@@ -74,102 +53,124 @@ std::string upload_release_task(TaskContext& ctx) {
 
   Database& db = ctx.db();
   auto s = db.session();
-  // Release row.
-  std::string name = m.name, version = m.version;
-  std::vector<std::int64_t> rel;
-  s << db.sql("SELECT id FROM releases WHERE name = ?"), use(name), into(rel), now;
-  std::int64_t release_id = rel.empty() ? insert_id(db, s, "INSERT INTO releases (name) VALUES (?)", {name}) : rel[0];
+  const std::string name = m.name, version = m.version;
+  auto rel = db.rows(s, "SELECT id FROM releases WHERE name = ?", {name});
+  std::int64_t release_id = rel.empty() ? 0 : std::stoll(rel[0][0]);
 
   // An existing version must have the same content.
-  std::vector<std::int64_t> existing;
-  s << db.sql("SELECT id FROM release_versions WHERE release_id = ? AND version = ?"), use(release_id), use(version),
-      into(existing), now;
-  std::map<std::string, std::string> known;  // "package:name" -> fingerprint
-  if (!existing.empty()) {
-    std::int64_t rv = existing[0];
-    Poco::Data::Statement st(s);
-    st << db.sql("SELECT 'package:' || p.name, p.fingerprint FROM packages p JOIN release_versions_packages l ON "
-                 "l.package_id = p.id WHERE l.release_version_id = ? UNION SELECT 'job:' || t.name, t.fingerprint "
-                 "FROM templates t JOIN release_versions_templates l ON l.template_id = t.id WHERE "
-                 "l.release_version_id = ?"),
-        use(rv), use(rv);
-    st.execute();
-    Poco::Data::RecordSet rs(st);
-    for (bool more = rs.moveFirst(); more; more = rs.moveNext())
-      known[rs[0].convert<std::string>()] = rs[1].convert<std::string>();
-    std::map<std::string, std::string> uploaded;
-    for (const auto& p : m.packages) uploaded["package:" + p.name] = p.fingerprint;
-    for (const auto& j : m.jobs) uploaded["job:" + j.name] = j.fingerprint;
-    if (uploaded != known)
-      fail("release '{}/{}' is already uploaded with different jobs or packages; create a new version", name, version);
-    return fmt::format("Release '{}/{}' already exists", name, version);
+  if (release_id) {
+    auto existing = db.rows(s, "SELECT id FROM release_versions WHERE release_id = ? AND version = ?",
+                            {release_id, version});
+    if (!existing.empty()) {
+      const std::int64_t rv = std::stoll(existing[0][0]);
+      std::map<std::string, std::string> known, uploaded;  // "package:name" -> fingerprint
+      for (const auto& r : db.rows(s,
+                                   "SELECT 'package:' || p.name, p.fingerprint FROM packages p JOIN "
+                                   "release_versions_packages l ON l.package_id = p.id WHERE l.release_version_id = ? "
+                                   "UNION SELECT 'job:' || t.name, t.fingerprint FROM templates t JOIN "
+                                   "release_versions_templates l ON l.template_id = t.id WHERE l.release_version_id = ?",
+                                   {rv, rv}))
+        known[r[0]] = r[1];
+      for (const auto& p : m.packages) uploaded["package:" + p.name] = p.fingerprint;
+      for (const auto& j : m.jobs) uploaded["job:" + j.name] = j.fingerprint;
+      if (uploaded != known)
+        fail("release '{}/{}' is already uploaded with different jobs or packages; create a new version", name,
+             version);
+      return fmt::format("Release '{}/{}' already exists", name, version);
+    }
   }
 
-  // Packages and jobs: reuse by fingerprint, else store the archive.
+  // Blobs first; then every row in one transaction. A failure (or a cancel)
+  // before the commit deletes the blobs this task stored: nothing half-imported.
+  struct NewRow {
+    std::string name, version, fingerprint, sha1, blobstore_id, extra;  // extra: dependencies / job spec
+  };
   std::vector<std::int64_t> package_ids, template_ids;
-  int index = 0;
-  const int total_packages = static_cast<int>(m.packages.size());
-  for (const auto& p : m.packages) {
-    ctx.check_cancelled();
-    ++index;
-    std::string pname = p.name, fp = p.fingerprint;
-    std::vector<std::int64_t> found;
-    s << db.sql("SELECT id FROM packages WHERE release_id = ? AND name = ? AND fingerprint = ?"), use(release_id),
-        use(pname), use(fp), into(found), now;
-    if (!found.empty()) {
-      package_ids.push_back(found[0]);
-      ctx.event("Creating new packages", pname + "/" + p.version + " (already there)", index, total_packages,
-                "finished", 100);
-      continue;
+  std::vector<NewRow> new_packages, new_jobs;
+  std::vector<std::string> stored_blobs;
+  auto forget_blobs = [&] {
+    for (const auto& id : stored_blobs) {
+      try {
+        ctx.blobstore().delete_blob(id);
+      } catch (const std::exception&) {
+      }
     }
-    ctx.event("Creating new packages", pname + "/" + p.version, index, total_packages, "started");
-    auto stored = blobstore::put_file(ctx.blobstore(), extracted.path() / ("packages/" + pname + ".tgz"),
-                                      strongest_digest(parse_multi_digest(p.sha1)).algorithm);
-    package_ids.push_back(insert_id(db, s,
-                                    "INSERT INTO packages (release_id, name, version, fingerprint, sha1, blobstore_id, "
-                                    "dependencies) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                                    {std::to_string(release_id), pname, p.version, fp, p.sha1, stored.id,
-                                     join_json(p.dependencies)}));
-    ctx.event("Creating new packages", pname + "/" + p.version, index, total_packages, "finished", 100);
-  }
-  index = 0;
-  const int total_jobs = static_cast<int>(m.jobs.size());
-  for (const auto& j : m.jobs) {
-    ctx.check_cancelled();
-    ++index;
-    std::string jname = j.name, fp = j.fingerprint;
-    std::vector<std::int64_t> found;
-    s << db.sql("SELECT id FROM templates WHERE release_id = ? AND name = ? AND fingerprint = ?"), use(release_id),
-        use(jname), use(fp), into(found), now;
-    if (!found.empty()) {
-      template_ids.push_back(found[0]);
-      ctx.event("Creating new jobs", jname + "/" + j.version + " (already there)", index, total_jobs, "finished", 100);
-      continue;
+  };
+  try {
+    int index = 0;
+    const int total_packages = static_cast<int>(m.packages.size());
+    for (const auto& p : m.packages) {
+      ctx.check_cancelled();
+      ++index;
+      auto found = release_id ? db.rows(s, "SELECT id FROM packages WHERE release_id = ? AND name = ? AND "
+                                           "fingerprint = ?",
+                                        {release_id, p.name, p.fingerprint})
+                              : std::vector<DbRow>{};
+      if (!found.empty()) {
+        package_ids.push_back(std::stoll(found[0][0]));
+        ctx.event("Creating new packages", p.name + "/" + p.version + " (already there)", index, total_packages,
+                  "finished", 100);
+        continue;
+      }
+      ctx.event("Creating new packages", p.name + "/" + p.version, index, total_packages, "started");
+      auto stored = blobstore::put_file(ctx.blobstore(), extracted.path() / ("packages/" + p.name + ".tgz"),
+                                        strongest_digest(parse_multi_digest(p.sha1)).algorithm);
+      stored_blobs.push_back(stored.id);
+      new_packages.push_back({p.name, p.version, p.fingerprint, p.sha1, stored.id, join_json(p.dependencies)});
+      ctx.event("Creating new packages", p.name + "/" + p.version, index, total_packages, "finished", 100);
     }
-    ctx.event("Creating new jobs", jname + "/" + j.version, index, total_jobs, "started");
-    const fs::path archive = extracted.path() / ("jobs/" + jname + ".tgz");
-    std::string spec = read_tgz_entry(archive, "job.MF");
-    auto stored = blobstore::put_file(ctx.blobstore(), archive, strongest_digest(parse_multi_digest(j.sha1)).algorithm);
-    template_ids.push_back(insert_id(db, s,
-                                     "INSERT INTO templates (release_id, name, version, fingerprint, sha1, "
-                                     "blobstore_id, spec) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                                     {std::to_string(release_id), jname, j.version, fp, j.sha1, stored.id, spec}));
-    ctx.event("Creating new jobs", jname + "/" + j.version, index, total_jobs, "finished", 100);
-  }
+    index = 0;
+    const int total_jobs = static_cast<int>(m.jobs.size());
+    for (const auto& j : m.jobs) {
+      ctx.check_cancelled();
+      ++index;
+      auto found = release_id ? db.rows(s, "SELECT id FROM templates WHERE release_id = ? AND name = ? AND "
+                                           "fingerprint = ?",
+                                        {release_id, j.name, j.fingerprint})
+                              : std::vector<DbRow>{};
+      if (!found.empty()) {
+        template_ids.push_back(std::stoll(found[0][0]));
+        ctx.event("Creating new jobs", j.name + "/" + j.version + " (already there)", index, total_jobs, "finished",
+                  100);
+        continue;
+      }
+      ctx.event("Creating new jobs", j.name + "/" + j.version, index, total_jobs, "started");
+      const fs::path archive = extracted.path() / ("jobs/" + j.name + ".tgz");
+      const std::string spec = read_tgz_entry(archive, "job.MF");
+      auto stored = blobstore::put_file(ctx.blobstore(), archive, strongest_digest(parse_multi_digest(j.sha1)).algorithm);
+      stored_blobs.push_back(stored.id);
+      new_jobs.push_back({j.name, j.version, j.fingerprint, j.sha1, stored.id, spec});
+      ctx.event("Creating new jobs", j.name + "/" + j.version, index, total_jobs, "finished", 100);
+    }
+    ctx.check_cancelled();
 
-  // The version and its links, in one transaction.
-  s.begin();
-  std::int64_t rv = insert_id(db, s,
-                              "INSERT INTO release_versions (release_id, version, commit_hash, uncommitted_changes) "
-                              "VALUES (?, ?, ?, ?)",
-                              {std::to_string(release_id), version, m.commit_hash, m.uncommitted_changes ? "1" : "0"});
-  for (auto pid : package_ids)
-    s << db.sql("INSERT INTO release_versions_packages (release_version_id, package_id) VALUES (?, ?)"), use(rv),
-        use(pid), now;
-  for (auto tid : template_ids)
-    s << db.sql("INSERT INTO release_versions_templates (release_version_id, template_id) VALUES (?, ?)"), use(rv),
-        use(tid), now;
-  s.commit();
+    s.begin();
+    if (!release_id) release_id = db.insert(s, "INSERT INTO releases (name) VALUES (?)", {name});
+    for (const auto& p : new_packages)
+      package_ids.push_back(db.insert(s,
+                                      "INSERT INTO packages (release_id, name, version, fingerprint, sha1, "
+                                      "blobstore_id, dependencies) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                                      {release_id, p.name, p.version, p.fingerprint, p.sha1, p.blobstore_id, p.extra}));
+    for (const auto& j : new_jobs)
+      template_ids.push_back(db.insert(s,
+                                       "INSERT INTO templates (release_id, name, version, fingerprint, sha1, "
+                                       "blobstore_id, spec) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                                       {release_id, j.name, j.version, j.fingerprint, j.sha1, j.blobstore_id, j.extra}));
+    const std::int64_t rv = db.insert(s,
+                                      "INSERT INTO release_versions (release_id, version, commit_hash, "
+                                      "uncommitted_changes) VALUES (?, ?, ?, ?)",
+                                      {release_id, version, m.commit_hash,
+                                       std::string(m.uncommitted_changes ? "1" : "0")});  // text: a BOOLEAN on PostgreSQL
+    for (auto pid : package_ids)
+      db.exec(s, "INSERT INTO release_versions_packages (release_version_id, package_id) VALUES (?, ?)", {rv, pid});
+    for (auto tid : template_ids)
+      db.exec(s, "INSERT INTO release_versions_templates (release_version_id, template_id) VALUES (?, ?)", {rv, tid});
+    s.commit();
+  } catch (...) {
+    if (s.isTransaction()) s.rollback();
+    forget_blobs();
+    throw;
+  }
   ctx.event("Release has been created", name + "/" + version, 1, 1, "finished", 100);
   record_event(db, {ctx.task().username, "create", "release", name + "/" + version, std::to_string(ctx.task().id)});
   return fmt::format("Created release '{}/{}'", name, version);

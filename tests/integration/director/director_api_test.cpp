@@ -1,6 +1,7 @@
 // The bosh-director binary: config, TLS, auth and the task/lock endpoints.
 #include <doctest/doctest.h>
 
+#include <csignal>
 #include <thread>
 
 #include "../../peers/nats_server.hpp"  // free_port, port_open
@@ -150,6 +151,105 @@ TEST_SUITE("integration") {
     bosh::testing::PostgresServer pg;
     RunningDirector director(pg.url());
     check_upload_release(director);
+  }
+
+  TEST_CASE("director: kill -9 while a release upload is processed leaves no rows and the upload can be retried") {
+    RunningDirector director;
+    // A release whose import takes a moment: 24 MiB of incompressible package data.
+    bosh::TempDir src("bosh-director-big-release");
+    fs::create_directories(src.path() / "config");
+    bosh::write_file_atomic(src.path() / "config/final.yml", "name: big\n");
+    for (int i = 0; i < 6; ++i) {
+      const std::string n = "p" + std::to_string(i);
+      fs::create_directories(src.path() / "packages" / n);
+      fs::create_directories(src.path() / "src" / n);
+      bosh::write_file_atomic(src.path() / "packages" / n / "spec", "name: " + n + "\nfiles: [" + n + "/*]\n");
+      bosh::write_file_atomic(src.path() / "packages" / n / "packaging", "true\n");
+      auto r = bosh::run_process({"head", "-c", "4194304", "/dev/urandom"});
+      bosh::write_file_atomic(src.path() / "src" / n / "blob.bin", r.out);
+    }
+    bosh::release::CreateOptions options;
+    options.dir = src.path();
+    options.force = true;
+    options.with_tarball = true;
+    auto created = bosh::release::create_release(options, nullptr);
+    const std::string tarball = bosh::read_file(*created.tarball);
+
+    auto r = director.request("POST", "/releases", "admin:s3cret", {{"Content-Type", "application/x-compressed"}},
+                              tarball);
+    REQUIRE(r.status == 302);
+    const std::string location = r.headers.at("Location");
+    // Kill it as soon as the task is being processed.
+    std::string state;
+    for (int i = 0; i < 2000 && state != "processing"; ++i) {
+      state = bosh::as_object(bosh::parse_json(director.request("GET", location).body, "t"), "t")->getValue<std::string>("state");
+      if (state == "done") break;
+      std::this_thread::sleep_for(2ms);
+    }
+    REQUIRE(state == "processing");
+    kill(director.process->pid(), SIGKILL);
+    director.process->stop();
+    director.start();
+    auto task = bosh::as_object(bosh::parse_json(director.request("GET", location).body, "t"), "t");
+    CHECK(task->getValue<std::string>("state") == "error");
+    CHECK(task->getValue<std::string>("result") == "director restarted while this task was running");
+    // No half import: no release, package or job rows; the upload file is gone.
+    auto db = bosh::director::Database::open(director.db_url());
+    for (const char* table : {"releases", "release_versions", "packages", "templates"})
+      CHECK_MESSAGE(db->rows(std::string("SELECT COUNT(*) FROM ") + table)[0][0] == "0", table);
+    CHECK(fs::is_empty(director.dir.path() / "state/uploads"));
+    // The same upload again works.
+    auto again = director.request("POST", "/releases", "admin:s3cret", {{"Content-Type", "application/x-compressed"}},
+                                  tarball);
+    REQUIRE(again.status == 302);
+    std::string final_state, result;
+    for (int i = 0; i < 600; ++i) {
+      auto t = bosh::as_object(bosh::parse_json(director.request("GET", again.headers.at("Location")).body, "t"), "t");
+      final_state = t->getValue<std::string>("state");
+      result = t->getValue<std::string>("result");
+      if (final_state != "queued" && final_state != "processing") break;
+      std::this_thread::sleep_for(50ms);
+    }
+    CHECK(final_state == "done");
+    CHECK(result == "Created release 'big/0+dev.1'");
+  }
+
+  TEST_CASE("director: two directors on one PostgreSQL both take tasks and no task runs twice") {
+    bosh::testing::PostgresServer pg;
+    RunningDirector a(pg.url()), b(pg.url());
+    // Tasks that need nothing local: cleanups, queued through both APIs.
+    std::vector<std::string> locations;
+    for (int i = 0; i < 40; ++i) {
+      auto& d = i % 2 ? a : b;
+      auto r = d.request("POST", "/cleanup", "admin:s3cret", {{"Content-Type", "application/json"}},
+                         "{\"config\": {\"remove_all\": false}}");
+      REQUIRE(r.status == 302);
+      locations.push_back(r.headers.at("Location"));
+    }
+    for (const auto& l : locations) {
+      std::string state;
+      for (int i = 0; i < 600; ++i) {
+        state = bosh::as_object(bosh::parse_json(a.request("GET", l).body, "t"), "t")->getValue<std::string>("state");
+        if (state == "done" || state == "error") break;
+        std::this_thread::sleep_for(20ms);
+      }
+      CHECK(state == "done");
+    }
+    auto uuid_of = [](RunningDirector& d) {
+      return bosh::as_object(bosh::parse_json(d.request("GET", "/info", "").body, "i"), "i")->getValue<std::string>("uuid");
+    };
+    const std::string ua = uuid_of(a), ub = uuid_of(b);
+    REQUIRE(ua != ub);
+    auto db = bosh::director::Database::open(pg.url());
+    int by_a = 0, by_b = 0;
+    for (const auto& row : db->rows("SELECT worker, state, started_at FROM tasks WHERE type = ?", {std::string("cleanup")})) {
+      CHECK(row[1] == "done");
+      if (row[0].rfind(ua, 0) == 0) ++by_a;
+      if (row[0].rfind(ub, 0) == 0) ++by_b;
+    }
+    CHECK(by_a + by_b == 40);  // every task ran, on exactly one director
+    CHECK(by_a > 0);
+    CHECK(by_b > 0);
   }
 }
 

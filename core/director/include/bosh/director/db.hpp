@@ -28,6 +28,9 @@ enum class Dialect { sqlite, postgres };
 // A bound parameter, and a result row (every column as text; NULL as "").
 using DbParam = std::variant<std::int64_t, std::string>;
 using DbRow = std::vector<std::string>;
+// A BOOLEAN column's parameter: text, which PostgreSQL casts to boolean and
+// SQLite stores as 0/1 (an integer parameter is refused by PostgreSQL).
+inline DbParam db_bool(bool value) { return std::string(value ? "1" : "0"); }
 
 struct Migration {
   int version;
