@@ -32,6 +32,14 @@ pid=$!
 for _ in $(seq 200); do grep -q listening "$work/director.log" && break; sleep 0.05; done
 grep -q listening "$work/director.log" || fail "director did not start: $(cat "$work/director.log")"
 
+echo "== trust on first use: the certificate is shown, kept only when the user says yes"
+out=$(HOME=$work/tofu "$bosh" -n target "https://127.0.0.1:$port" 2>&1) && fail "-n trusted an unknown certificate"
+grep -q "sha256 Fingerprint=" <<<"$out" || fail "no fingerprint shown: $out"
+grep -q "not trusting an unknown certificate with -n" <<<"$out" || fail "-n refusal: $out"
+mkdir -p "$work/tofu"
+echo yes | HOME=$work/tofu "$bosh" target "https://127.0.0.1:$port" tofu >/dev/null 2>&1 || fail "trusting on first use"
+HOME=$work/tofu "$bosh" -n login admin s3cret | grep -q "Logged in" || fail "login after trust on first use"
+
 echo "== target with the director's CA, log in"
 "$bosh" target "https://127.0.0.1:$port" wf --ca-cert "$work/state/tls/director.pem" >/dev/null
 if "$bosh" -n login admin wrong 2>"$work/err"; then fail "a wrong password logged in"; fi

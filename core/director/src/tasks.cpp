@@ -1,10 +1,29 @@
 #include "bosh/director/tasks.hpp"
+
+#include <functional>
+#include <mutex>
 #include "bosh/common/clock.hpp"
 
 #include <Poco/Data/RecordSet.h>
 #include <Poco/Data/Statement.h>
 
 namespace bosh::director {
+
+namespace {
+std::mutex& listener_mutex() {
+  static std::mutex m;
+  return m;
+}
+std::function<void()>& queued_listener() {
+  static std::function<void()> f;
+  return f;
+}
+}  // namespace
+
+void on_task_queued(std::function<void()> listener) {
+  std::lock_guard lock(listener_mutex());
+  queued_listener() = std::move(listener);
+}
 
 using namespace Poco::Data::Keywords;
 
@@ -52,7 +71,7 @@ auto guarded(Database& db, const char* what, F&& f) {
 
 std::int64_t TaskQueue::enqueue(const std::string& type, const std::string& description, const std::string& username,
                              const std::string& deployment, const std::string& payload, int priority) {
-  return guarded(db_, "enqueue task", [&] {
+  const std::int64_t queued = guarded(db_, "enqueue task", [&] {
     auto s = db_.session();
     std::int64_t at = now_seconds();
     std::string t = type, d = description, u = username, dep = deployment, p = payload, state = "queued";
@@ -74,6 +93,13 @@ std::int64_t TaskQueue::enqueue(const std::string& type, const std::string& desc
     }
     return id;
   });
+  std::function<void()> listener;
+  {
+    std::lock_guard lock(listener_mutex());
+    listener = queued_listener();
+  }
+  if (listener) listener();
+  return queued;
 }
 
 std::optional<Task> TaskQueue::claim(const std::string& worker) {

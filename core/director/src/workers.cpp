@@ -86,11 +86,21 @@ void TaskContext::check_cancelled() {
 
 Workers::Workers(DirectorServices& services, std::map<std::string, TaskRunner> runners)
     : services_(services), runners_(std::move(runners)) {
+  on_task_queued([this] {
+    std::lock_guard lock(wake_mutex_);
+    ++queued_;
+    wake_.notify_all();
+  });
   for (int i = 0; i < std::max(1, services_.config.workers); ++i) threads_.emplace_back([this, i] { loop(i); });
 }
 
 Workers::~Workers() {
-  stopping_ = true;
+  on_task_queued({});
+  {
+    std::lock_guard lock(wake_mutex_);
+    stopping_ = true;
+  }
+  wake_.notify_all();
   for (auto& t : threads_) t.join();
 }
 
@@ -98,6 +108,11 @@ void Workers::loop(int index) {
   const std::string worker = services_.uuid + "/worker-" + std::to_string(index);
   TaskQueue queue(services_.db);
   while (!stopping_) {
+    std::uint64_t seen;
+    {
+      std::lock_guard lock(wake_mutex_);
+      seen = queued_;  // before the claim, so a task queued during it is not slept over
+    }
     std::optional<Task> task;
     try {
       task = queue.claim(worker);
@@ -105,7 +120,9 @@ void Workers::loop(int index) {
       log::error("workers", "{}: {}", worker, e.what());
     }
     if (!task) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+      // Woken by a task queued here; otherwise poll (other directors' tasks).
+      std::unique_lock lock(wake_mutex_);
+      wake_.wait_for(lock, std::chrono::milliseconds(100), [&] { return stopping_ || queued_ != seen; });
       continue;
     }
     TaskContext ctx(*task, services_);

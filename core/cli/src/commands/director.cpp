@@ -1,12 +1,61 @@
-// target, targets: choose and list directors (environments). Until the
-// director API lands these only read and write the config file.
+// target, targets: choose and list directors (environments). A director
+// whose certificate the system does not trust is shown (subject, SHA-256
+// fingerprint) and its certificate kept for that URL once the user agrees:
+// trust on first use, as ssh does; or give --ca-cert.
+#include <Poco/URI.h>
+
+#include <iostream>
+
 #include "bosh/common/error.hpp"
 #include "bosh/common/fs.hpp"
+#include "bosh/common/http.hpp"
+#include "bosh/common/subprocess.hpp"
 #include "../command.hpp"
 
 namespace bosh::cli {
 
 namespace {
+
+// The director's certificate chain as PEM, from a TLS handshake; "" when it
+// cannot be reached.
+std::string fetch_certificate(const std::string& url) {
+  Poco::URI uri(url);
+  ProcessOptions options;
+  options.timeout = std::chrono::seconds(10);  // stdin is empty: s_client ends after the handshake
+  auto r = run_process({"openssl", "s_client", "-connect", uri.getHost() + ":" + std::to_string(uri.getPort()),
+                        "-servername", uri.getHost(), "-showcerts"},
+                       options);
+  std::string pem;
+  for (std::size_t at = r.out.find("-----BEGIN CERTIFICATE-----"); at != std::string::npos;
+       at = r.out.find("-----BEGIN CERTIFICATE-----", at + 1)) {
+    const std::size_t end = r.out.find("-----END CERTIFICATE-----", at);
+    if (end == std::string::npos) break;
+    pem += r.out.substr(at, end + 25 - at) + "\n";
+  }
+  return pem;
+}
+
+std::string describe_certificate(const std::string& pem) {
+  TempDir dir("bosh-target");
+  write_file_atomic(dir.path() / "cert.pem", pem);
+  auto r = run_process({"openssl", "x509", "-in", (dir.path() / "cert.pem").string(), "-noout", "-subject", "-enddate",
+                        "-fingerprint", "-sha256"});
+  return r.out;
+}
+
+// Whether the director answers over TLS with the given trust (empty: the system's).
+bool trusted(const std::string& url, const std::string& ca_pem) {
+  plugin::HttpRequest req;
+  req.url = url + "/info";
+  if (!ca_pem.empty()) req.ca_cert_pem = ca_pem;
+  req.timeout = std::chrono::seconds(10);
+  try {
+    http_request(req);
+    return true;
+  } catch (const bosh::Error&) {
+    return false;
+  }
+}
 
 int run_target(plugin::Invocation& inv, Context& ctx) {
   CliConfig& config = ctx.config;
@@ -39,7 +88,25 @@ int run_target(plugin::Invocation& inv, Context& ctx) {
         if (u == url) name = n;
     }
   }
-  if (inv.has("ca-cert")) config.set_ca_cert(url, read_file(inv.value("ca-cert")));
+  if (inv.has("ca-cert")) {
+    config.set_ca_cert(url, read_file(inv.value("ca-cert")));
+  } else if (url.rfind("https://", 0) == 0 && config.ca_cert(url).empty() && !trusted(url, "")) {
+    const std::string pem = fetch_certificate(url);
+    if (pem.empty()) {
+      ctx.ui.warn("cannot reach " + url + " to check its certificate; give --ca-cert FILE if it is not trusted");
+    } else if (!trusted(url, pem)) {
+      fail("{}: its certificate is not valid for this address even when trusted; give --ca-cert FILE", url);
+    } else {
+      ctx.ui.warn("the director's certificate is not signed by a CA this system trusts:\n" + describe_certificate(pem));
+      if (ctx.global.non_interactive)
+        fail("{}: not trusting an unknown certificate with -n; give --ca-cert FILE (the director's CA)", url);
+      std::cerr << "Trust this certificate for " << url << "? (type 'yes' to continue): ";
+      std::string answer;
+      std::getline(std::cin, answer);
+      if (answer != "yes") fail("{}: certificate not trusted; target not changed", url);
+      config.set_ca_cert(url, pem);
+    }
+  }
   config.set_target(url, name);
   config.save();
   ctx.ui.line("Target set to " + url + (name ? " (" + *name + ")" : ""));

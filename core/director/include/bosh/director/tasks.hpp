@@ -5,6 +5,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -43,6 +44,10 @@ class TaskQueue {
  private:
   Database& db_;
 };
+
+// Called after this process queues a task, so its own workers take it at
+// once (other directors on the database find it when they next poll).
+void on_task_queued(std::function<void()> listener);
 
 struct Lock {
   std::string name;

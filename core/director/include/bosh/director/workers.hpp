@@ -4,6 +4,7 @@
 #pragma once
 
 #include <atomic>
+#include <condition_variable>
 #include <functional>
 #include <map>
 #include <memory>
@@ -71,6 +72,9 @@ class Workers {
   DirectorServices& services_;
   std::map<std::string, TaskRunner> runners_;
   std::atomic<bool> stopping_{false};
+  std::mutex wake_mutex_;
+  std::condition_variable wake_;
+  std::uint64_t queued_ = 0;  // tasks queued by this process, under wake_mutex_
   std::vector<std::thread> threads_;
 };
 
