@@ -515,7 +515,8 @@ plugin::Json deep_merge(const plugin::Json& base, const plugin::Json& over) {
     return over.isEmpty() ? base : over;
   JsonObject::Ptr out = new JsonObject;
   for (const auto& [k, v] : *base.extract<JsonObject::Ptr>()) out->set(k, v);
-  for (const auto& [k, v] : *over.extract<JsonObject::Ptr>()) out->set(k, out->has(k) ? deep_merge(out->get(k), v) : v);
+  for (const auto& [k, v] : *over.extract<JsonObject::Ptr>())
+    out->set(k, out->has(k) && !v.isEmpty() ? deep_merge(out->get(k), v) : v);  // a null replaces too
   return out;
 }
 

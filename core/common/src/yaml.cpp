@@ -105,6 +105,15 @@ plugin::Json resolve_plain(const std::string& s) {
   try {
     if (std::regex_match(s, integer)) return static_cast<Poco::Int64>(std::stoll(digits));
     if (std::regex_match(s, hex)) return static_cast<Poco::Int64>(std::stoll(digits, nullptr, 16));
+    // YAML 1.1's octal (010 is 8) and binary (0b101 is 5), as Psych reads them.
+    static const std::regex octal("[-+]?0[0-7_]+"), binary("[-+]?0b[01_]+");
+    if (std::regex_match(s, octal)) return static_cast<Poco::Int64>(std::stoll(digits, nullptr, 8));
+    if (std::regex_match(s, binary)) {
+      const bool negative = digits[0] == '-';
+      const std::string bits = digits.substr(digits.find('b') + 1);
+      const Poco::Int64 v = static_cast<Poco::Int64>(std::stoll(bits, nullptr, 2));
+      return negative ? -v : v;
+    }
     if (std::regex_match(s, number) && s != "." ) return std::stod(digits);
   } catch (const std::exception&) {
     // Out of range: keep the text.

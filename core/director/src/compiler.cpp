@@ -8,6 +8,7 @@
 #include "bosh/common/json.hpp"
 #include "bosh/director/tasks.hpp"
 #include "deploy.hpp"
+#include "dependency_key.hpp"
 
 namespace bosh::director::deploy {
 
@@ -34,25 +35,6 @@ struct CompileTask {
   std::string version;  // "<version>.<build>"
   std::string sha1, blobstore_id;
 };
-
-// BOSH's dependency key: the sorted direct dependencies as [name, version(, [their deps])].
-Json dependency_tree(const ReleaseVersionRow& rv, const PackageRow& p, int depth = 0) {
-  if (depth > 64) fail("package '{}': dependency cycle", p.name);
-  std::vector<std::string> deps = p.dependencies;
-  std::sort(deps.begin(), deps.end());
-  JsonArray::Ptr out = new JsonArray;
-  for (const auto& d : deps) {
-    auto it = rv.packages.find(d);
-    if (it == rv.packages.end()) fail("package '{}' depends on '{}', which release '{}' lacks", p.name, d, rv.name);
-    JsonArray::Ptr entry = new JsonArray;
-    entry->add(it->second.name);
-    entry->add(it->second.version);
-    Json sub = dependency_tree(rv, it->second, depth + 1);
-    if (sub.extract<JsonArray::Ptr>()->size() > 0) entry->add(sub);
-    out->add(entry);
-  }
-  return out;
-}
 
 // A compilation VM and the IP it holds.
 struct CompileVm {
@@ -105,7 +87,9 @@ void compile_packages(Deployer& d, Plan& plan) {
       t.key = key;
       t.package = &it->second;
       t.stemcell = &plan.stemcells.at(alias);
-      t.dependency_key = to_json(dependency_tree(rv, it->second));
+      std::map<std::string, PackageDeps> all;
+      for (const auto& [n, row] : rv.packages) all[n] = {row.version, row.dependencies};
+      t.dependency_key = dependency_key(all, package);
       tasks[key] = t;
       for (const auto& dep : it->second.dependencies) {
         add(release, dep, alias);
@@ -129,8 +113,13 @@ void compile_packages(Deployer& d, Plan& plan) {
   });
 
   std::vector<CompileTask*> todo;
-  for (auto& [key, t] : tasks)
-    if (!t.done) todo.push_back(&t);
+  for (auto& [key, t] : tasks) {
+    if (t.done) continue;
+    if (t.package->blobstore_id.empty())
+      fail("package '{}/{}' has no source (a compiled release) and was not compiled for stemcell {}/{}", t.package->name,
+           t.package->version, t.stemcell->os, t.stemcell->version);
+    todo.push_back(&t);
+  }
   if (!todo.empty()) {
     const Compilation& comp = plan.spec.cloud.compilation;
     const Network& net = plan.spec.cloud.networks.at(comp.network);

@@ -6,9 +6,11 @@
 #include <Poco/JSON/Object.h>
 
 #include <deque>
+#include <regex>
 #include <thread>
 
 #include "bosh/common/clock.hpp"
+#include "bosh/common/digest.hpp"
 #include "bosh/common/error.hpp"
 #include "bosh/common/json.hpp"
 #include "bosh/common/yaml.hpp"
@@ -804,7 +806,9 @@ Json redacted(const Json& v, bool under_secret) {
     for (const auto& item : *v.extract<JsonArray::Ptr>()) out->add(redacted(item, under_secret));
     return out;
   }
-  if (under_secret && !v.isEmpty()) return std::string("<redacted>");
+  // A digest in the marker makes a changed secret a changed line; it is cut
+  // from what is shown.
+  if (under_secret && !v.isEmpty()) return "<redacted:" + sha1_hex(to_json(v)).substr(0, 12) + ">";
   return v;
 }
 
@@ -850,9 +854,10 @@ Json manifest_diff(const std::string& old_manifest, const std::string& manifest,
     for (std::size_t j = m; j-- > 0;)
       lcs[i][j] = a[i] == b[j] ? lcs[i + 1][j + 1] + 1 : std::max(lcs[i + 1][j], lcs[i][j + 1]);
   JsonArray::Ptr out = new JsonArray;
+  static const std::regex marker("<redacted:[0-9a-f]{12}>");
   auto line = [&](const std::string& text, const char* status) {
     JsonArray::Ptr l = new JsonArray;
-    l->add(text);
+    l->add(std::regex_replace(text, marker, "<redacted>"));
     l->add(status ? Json(std::string(status)) : Json());
     out->add(l);
   };

@@ -45,8 +45,10 @@ IpRange parse_ip_range(const std::string& text, const std::string& what) {
     return r;
   }
   if (auto slash = t.find('/'); slash != std::string::npos) {
-    const int prefix = std::stoi(t.substr(slash + 1));
-    if (prefix < 0 || prefix > 32) fail<InputError>("{}: '{}' has a bad prefix length", what, text);
+    const std::string bits = t.substr(slash + 1);
+    if (bits.empty() || bits.size() > 2 || !std::all_of(bits.begin(), bits.end(), ::isdigit) || std::stoi(bits) > 32)
+      fail<InputError>("{}: '{}' has a bad prefix length", what, text);
+    const int prefix = std::stoi(bits);
     const std::uint32_t mask = prefix == 0 ? 0 : (~0u << (32 - prefix));
     const std::uint32_t net = parse_ip(t.substr(0, slash), what) & mask;
     return {net, net | ~mask};
@@ -79,7 +81,7 @@ namespace {
 int count_for(const std::string& value, int size) {
   if (!value.empty() && value.back() == '%') {
     const double pct = std::stod(value.substr(0, value.size() - 1));
-    return std::min(static_cast<int>(std::lround(pct * size / 100.0)), size);
+    return std::min(static_cast<int>(std::floor(pct * size / 100.0)), size);  // BOSH floors
   }
   return std::stoi(value);
 }
@@ -241,7 +243,7 @@ Subnet parse_subnet(const Json& value, const std::string& path, bool manual) {
   IpRange net = parse_ip_range(s.range, path + ".range");
   s.network = net.first;
   s.broadcast = net.last;
-  s.prefix = std::stoi(s.range.substr(slash + 1));
+  s.prefix = std::stoi(s.range.substr(slash + 1));  // checked by parse_ip_range above
   s.netmask = format_ip(s.prefix == 0 ? 0 : (~0u << (32 - s.prefix)));
   s.gateway = str(o, "gateway", path, manual);
   if (!s.gateway.empty()) {
@@ -321,6 +323,8 @@ std::vector<JobRef> parse_v1_templates(const JsonObject::Ptr& g, const std::stri
       j.name = str(o, "name", tp, true);
       j.release = str(o, "release", tp, d.releases.size() != 1);
       if (j.release.empty()) j.release = d.releases[0].name;
+      if (std::none_of(d.releases.begin(), d.releases.end(), [&](const ReleaseRef& r) { return r.name == j.release; }))
+        fail<InputError>("{}: release '{}' is not in the manifest's releases", tp, j.release);
       j.consumes = object_or_empty(o, "consumes", tp);
       j.provides = object_or_empty(o, "provides", tp);
       jobs.push_back(std::move(j));
@@ -388,8 +392,8 @@ void parse_common(const JsonObject::Ptr& root, DeploymentSpec& d) {
   }
 }
 
-void check_static_ips(const InstanceGroup& g, const std::string& path, const Cloud& cloud) {
-  for (const auto& ref : g.networks) {
+void check_static_ips(InstanceGroup& g, const std::string& path, const Cloud& cloud) {
+  for (auto& ref : g.networks) {
     if (ref.static_ips.empty()) continue;
     const Network& net = cloud.networks.at(ref.name);
     std::vector<std::string> expanded;
@@ -400,13 +404,15 @@ void check_static_ips(const InstanceGroup& g, const std::string& path, const Clo
             std::none_of(net.subnets.begin(), net.subnets.end(), [&](const Subnet& sn) { return sn.in_static(ip); }))
           fail<InputError>("{}: static IP {} is not in a static range of network '{}'", path, format_ip(ip),
                            ref.name);
+        if (std::find(expanded.begin(), expanded.end(), format_ip(ip)) != expanded.end())
+          fail<InputError>("{}: static IP {} is listed twice on network '{}'", path, format_ip(ip), ref.name);
         expanded.push_back(format_ip(ip));
       }
     }
     if (static_cast<int>(expanded.size()) != g.instances)
       fail<InputError>("{}: {} static IPs on network '{}' for {} instances", path, expanded.size(), ref.name,
                        g.instances);
-    const_cast<NetworkRef&>(ref).static_ips = expanded;
+    ref.static_ips = expanded;
   }
 }
 

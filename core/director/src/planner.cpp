@@ -247,7 +247,7 @@ void plan_instances(Plan& plan, const std::vector<ExistingInstance>& existing,
   const DeploymentSpec& spec = plan.spec;
   std::set<std::int64_t> kept;
   // Addresses taken on each network (all deployments), and those this plan hands out.
-  std::map<std::string, std::set<std::string>> taken;
+  std::map<std::string, std::set<std::string>> taken, assigned;
   auto is_taken = [&](const std::string& net, const std::string& ip) {
     if (!taken.count(net)) taken[net] = used_addresses(net);
     return taken[net].count(ip) > 0;
@@ -262,16 +262,54 @@ void plan_instances(Plan& plan, const std::vector<ExistingInstance>& existing,
     const bool wanted = g.lifecycle == "service" || plan.errands.count(g.name);
     const int count = wanted ? g.instances : 0;
 
-    // How many per AZ: even, the first AZs taking the remainder.
     std::vector<std::string> azs = g.azs.empty() ? std::vector<std::string>{""} : g.azs;
+    // A manual network with static IPs decides the AZs: each IP's subnet says where it lives.
+    const NetworkRef* static_ref = nullptr;
+    for (const auto& ref : g.networks)
+      if (!ref.static_ips.empty() && spec.cloud.networks.at(ref.name).type == "manual") static_ref = &ref;
+    auto az_of_ip = [&](const std::string& ip) {
+      const Subnet* s = subnet_holding(spec.cloud.networks.at(static_ref->name), parse_ip(ip, "static IP"));
+      if (!s) fail<InputError>("instance group '{}': static IP {} is in no subnet of network '{}'", g.name, ip, static_ref->name);
+      if (g.azs.empty()) return std::string();
+      for (const auto& az : g.azs)
+        if (s->azs.empty() || std::find(s->azs.begin(), s->azs.end(), az) != s->azs.end()) return az;
+      fail<InputError>("instance group '{}': static IP {} is in subnet {}, which is in none of the group's azs", g.name,
+                       ip, s->range);
+    };
+
+    // How many per AZ. Static IPs: as their subnets say. Otherwise even;
+    // the remainder goes to the AZs that already hold the most instances
+    // (then manifest order), so a deploy does not move healthy instances.
     std::map<std::string, int> quota;
-    for (std::size_t i = 0; i < azs.size(); ++i)
-      quota[azs[i]] = count / static_cast<int>(azs.size()) + (static_cast<int>(i) < count % static_cast<int>(azs.size()) ? 1 : 0);
+    for (const auto& az : azs) quota[az] = 0;
+    if (static_ref && count > 0) {
+      for (const auto& ip : static_ref->static_ips) ++quota[az_of_ip(ip)];
+    } else {
+      std::vector<std::string> by_existing = azs;
+      std::stable_sort(by_existing.begin(), by_existing.end(), [&](const std::string& a, const std::string& b) {
+        auto n = [&](const std::string& az) { return std::count_if(mine.begin(), mine.end(), [&](auto* e) { return e->az == az; }); };
+        return n(a) > n(b);
+      });
+      const int k = static_cast<int>(azs.size());
+      for (int i = 0; i < k; ++i) quota[by_existing[i]] = count / k + (i < count % k ? 1 : 0);
+    }
 
     std::vector<InstancePlan> group_plans;
     std::set<int> used_indexes;
     for (const auto* e : mine) used_indexes.insert(e->index);
-    for (const auto* e : mine) {
+    // Keep, in each AZ: static-IP holders first, then those with a disk, then lowest index.
+    std::vector<const ExistingInstance*> keep_order = mine;
+    std::stable_sort(keep_order.begin(), keep_order.end(), [&](auto* a, auto* b) {
+      auto holds_static = [&](const ExistingInstance* e) {
+        if (!static_ref || !e->ips.count(static_ref->name)) return false;
+        const std::string ip = e->ips.at(static_ref->name);
+        return std::find(static_ref->static_ips.begin(), static_ref->static_ips.end(), ip) != static_ref->static_ips.end() &&
+               az_of_ip(ip) == e->az;
+      };
+      if (holds_static(a) != holds_static(b)) return holds_static(a);
+      return a->disk.has_value() && !b->disk.has_value();
+    });
+    for (const auto* e : keep_order) {
       auto q = quota.find(e->az);
       if (q == quota.end() || q->second == 0) continue;
       --q->second;
@@ -281,7 +319,7 @@ void plan_instances(Plan& plan, const std::vector<ExistingInstance>& existing,
       p.az = e->az;
       p.index = e->index;
       p.existing = *e;
-      p.desired_state = e->state == "stopped" ? "stopped" : "started";
+      p.desired_state = e->state == "stopped" || e->state == "detached" ? e->state : "started";
       kept.insert(e->id);
       group_plans.push_back(std::move(p));
     }
@@ -308,13 +346,21 @@ void plan_instances(Plan& plan, const std::vector<ExistingInstance>& existing,
     // Networks.
     for (const auto& ref : g.networks) {
       const Network& net = spec.cloud.networks.at(ref.name);
+      auto claim = [&](const std::string& ip) {
+        // No address goes to two instances of this plan, whatever their group.
+        if (!assigned[ref.name].insert(ip).second)
+          fail<InputError>("instance group '{}': IP {} on network '{}' is given to two instances", g.name, ip,
+                           ref.name);
+        taken[ref.name].insert(ip);
+      };
       if (!ref.static_ips.empty()) {
-        // Keep an instance's static IP when it is still in the list; hand out the rest in index order.
+        // Keep an instance's static IP when it is still in the list (and in its AZ); hand out the rest in index order.
         std::set<std::string> left(ref.static_ips.begin(), ref.static_ips.end());
+        const bool by_az = net.type == "manual";
         for (auto& p : group_plans) {
           if (!p.existing) continue;
           auto it = p.existing->ips.find(ref.name);
-          if (it != p.existing->ips.end() && left.count(it->second)) {
+          if (it != p.existing->ips.end() && left.count(it->second) && (!by_az || az_of_ip(it->second) == p.az)) {
             p.ips[ref.name] = it->second;
             left.erase(it->second);
           }
@@ -322,7 +368,7 @@ void plan_instances(Plan& plan, const std::vector<ExistingInstance>& existing,
         for (auto& p : group_plans) {
           if (p.ips.count(ref.name)) continue;
           for (const auto& ip : ref.static_ips) {
-            if (!left.count(ip)) continue;
+            if (!left.count(ip) || (by_az && az_of_ip(ip) != p.az)) continue;
             // A static IP another deployment (or instance) holds is not ours to take.
             bool ours = false;
             for (const auto* e : mine)
@@ -334,33 +380,47 @@ void plan_instances(Plan& plan, const std::vector<ExistingInstance>& existing,
             left.erase(ip);
             break;
           }
+          if (!p.ips.count(ref.name))
+            fail<InputError>("instance group '{}': no static IP of network '{}' left for az '{}'", g.name, ref.name,
+                             p.az);
         }
-        for (auto& p : group_plans) p.static_networks.insert(ref.name);
+        for (auto& p : group_plans) {
+          claim(p.ips.at(ref.name));
+          p.static_networks.insert(ref.name);
+        }
       } else if (net.type == "manual") {
         for (auto& p : group_plans) {
-          const Subnet* subnet = subnet_for(net, p.az);
-          if (!subnet)
+          std::vector<const Subnet*> subnets;  // every subnet of the instance's AZ, in order
+          for (const auto& sn : net.subnets)
+            if (sn.azs.empty() || std::find(sn.azs.begin(), sn.azs.end(), p.az) != sn.azs.end()) subnets.push_back(&sn);
+          if (subnets.empty())
             fail<InputError>("instance group '{}': network '{}' has no subnet in az '{}'", g.name, ref.name, p.az);
           if (p.existing && p.existing->ips.count(ref.name)) {
             const std::string ip = p.existing->ips.at(ref.name);
             const Subnet* holding = subnet_holding(net, parse_ip(ip, "address"));
-            if (holding == subnet && dynamic_ok(*subnet, parse_ip(ip, "address"))) {
+            if (holding && std::find(subnets.begin(), subnets.end(), holding) != subnets.end() &&
+                dynamic_ok(*holding, parse_ip(ip, "address")) && !assigned[ref.name].count(ip)) {
               p.ips[ref.name] = ip;
+              claim(ip);
               continue;
             }
           }
-          bool found = false;
-          for (std::uint32_t ip = subnet->network + 1; ip < subnet->broadcast && !found; ++ip) {
-            if (!dynamic_ok(*subnet, ip)) continue;
-            const std::string text = format_ip(ip);
-            if (is_taken(ref.name, text)) continue;
-            taken[ref.name].insert(text);
-            p.ips[ref.name] = text;
-            found = true;
+          for (const Subnet* subnet : subnets) {
+            for (std::uint32_t ip = subnet->network + 1; ip < subnet->broadcast && !p.ips.count(ref.name); ++ip) {
+              if (!dynamic_ok(*subnet, ip)) continue;
+              const std::string text = format_ip(ip);
+              if (is_taken(ref.name, text)) continue;
+              claim(text);
+              p.ips[ref.name] = text;
+            }
+            if (p.ips.count(ref.name)) break;
           }
-          if (!found)
-            fail<InputError>("instance group '{}': no free IP left in subnet {} of network '{}'", g.name,
-                             subnet->range, ref.name);
+          if (!p.ips.count(ref.name)) {
+            std::string ranges;
+            for (const auto* sn : subnets) ranges += (ranges.empty() ? "" : ", ") + sn->range;
+            fail<InputError>("instance group '{}': no free IP left in network '{}' for az '{}' ({})", g.name,
+                             ref.name, p.az, ranges);
+          }
         }
       } else if (net.type == "vip") {
         fail<InputError>("instance group '{}': vip network '{}' needs static_ips", g.name, ref.name);
@@ -406,7 +466,8 @@ void plan_instances(Plan& plan, const std::vector<ExistingInstance>& existing,
     }
   }
   for (const auto& e : existing)
-    if (!kept.count(e.id) && (e.lifecycle == "service" || !spec.group(e.group))) plan.obsolete.push_back(e);
+    if (!kept.count(e.id) && (e.lifecycle == "service" || !spec.group(e.group) || plan.errands.count(e.group)))
+      plan.obsolete.push_back(e);
 }
 
 void detect_changes(InstancePlan& p, const PlanOptions& options) {

@@ -16,6 +16,7 @@
 #include "bosh/common/json.hpp"
 #include "bosh/common/archive.hpp"
 #include "bosh/release/tarball.hpp"
+#include "dependency_key.hpp"
 
 namespace bosh::director {
 
@@ -142,10 +143,57 @@ std::string upload_release_task(TaskContext& ctx) {
       new_jobs.push_back({j.name, j.version, j.fingerprint, j.sha1, stored.id, spec});
       ctx.event("Creating new jobs", j.name + "/" + j.version, index, total_jobs, "finished", 100);
     }
+    // A compiled release: packages without source, compiled for one stemcell.
+    struct NewCompiled {
+      const release::ManifestItem* item;
+      std::string blobstore_id;
+    };
+    std::vector<NewCompiled> new_compiled;
+    index = 0;
+    for (const auto& c : m.compiled_packages) {
+      ctx.check_cancelled();
+      ++index;
+      if (c.stemcell.find('/') == std::string::npos)
+        fail("compiled package '{}': stemcell '{}' is not OS/VERSION", c.name, c.stemcell);
+      ctx.event("Creating new compiled packages", c.name + "/" + c.version + " for " + c.stemcell, index,
+                static_cast<int>(m.compiled_packages.size()), "started");
+      auto stored = blobstore::put_file(ctx.blobstore(), extracted.path() / ("compiled_packages/" + c.name + ".tgz"),
+                                        strongest_digest(parse_multi_digest(c.sha1)).algorithm);
+      stored_blobs.push_back(stored.id);
+      new_compiled.push_back({&c, stored.id});
+      ctx.event("Creating new compiled packages", c.name + "/" + c.version + " for " + c.stemcell, index,
+                static_cast<int>(m.compiled_packages.size()), "finished", 100);
+    }
     ctx.check_cancelled();
 
     s.begin();
     if (!release_id) release_id = db.insert(s, "INSERT INTO releases (name) VALUES (?)", {name});
+    if (!new_compiled.empty()) {
+      std::map<std::string, PackageDeps> deps;
+      for (const auto& c : m.compiled_packages) deps[c.name] = {c.version, c.dependencies};
+      for (const auto& nc : new_compiled) {
+        const auto& c = *nc.item;
+        auto found = db.rows(s, "SELECT id FROM packages WHERE release_id = ? AND name = ? AND fingerprint = ?",
+                             {release_id, c.name, c.fingerprint});
+        const std::int64_t package_id =
+            found.empty() ? db.insert(s,
+                                      "INSERT INTO packages (release_id, name, version, fingerprint, sha1, "
+                                      "blobstore_id, dependencies) VALUES (?, ?, ?, ?, '', '', ?)",
+                                      {release_id, c.name, c.version, c.fingerprint, join_json(c.dependencies)})
+                          : std::stoll(found[0][0]);
+        package_ids.push_back(package_id);
+        const std::string os = c.stemcell.substr(0, c.stemcell.find('/')),
+                          stemcell_version = c.stemcell.substr(c.stemcell.find('/') + 1);
+        const std::string key = dependency_key(deps, c.name);
+        if (db.rows(s, "SELECT id FROM compiled_packages WHERE package_id = ? AND stemcell_os = ? AND "
+                       "stemcell_version = ? AND dependency_key = ?",
+                    {package_id, os, stemcell_version, key})
+                .empty())
+          db.exec(s, "INSERT INTO compiled_packages (package_id, stemcell_os, stemcell_version, dependency_key, build, "
+                     "sha1, blobstore_id) VALUES (?, ?, ?, ?, 1, ?, ?)",
+                  {package_id, os, stemcell_version, key, c.sha1, nc.blobstore_id});
+      }
+    }
     for (const auto& p : new_packages)
       package_ids.push_back(db.insert(s,
                                       "INSERT INTO packages (release_id, name, version, fingerprint, sha1, "

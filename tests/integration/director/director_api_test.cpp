@@ -6,6 +6,7 @@
 
 #include "../../peers/nats_server.hpp"  // free_port, port_open
 #include "../../peers/postgres_server.hpp"
+#include "bosh/common/archive.hpp"
 #include "bosh/common/fs.hpp"
 #include "bosh/common/http.hpp"
 #include "bosh/common/json.hpp"
@@ -212,6 +213,65 @@ TEST_SUITE("integration") {
     }
     CHECK(final_state == "done");
     CHECK(result == "Created release 'big/0+dev.1'");
+  }
+
+  TEST_CASE("director: a compiled release is accepted and its packages are known as compiled for their stemcell") {
+    RunningDirector director;
+    // `bosh create release`, then turned into a compiled release as BOSH's
+    // export writes one: packages/ -> compiled_packages/ with a stemcell.
+    bosh::TempDir src("bosh-director-compiled");
+    auto write = [&](const std::string& rel, const std::string& text) {
+      fs::create_directories((src.path() / rel).parent_path());
+      std::ofstream(src.path() / rel) << text;
+    };
+    write("config/final.yml", "name: comp\n");
+    write("packages/lib/spec", "name: lib\nfiles: [lib/*]\n");
+    write("packages/lib/packaging", "true\n");
+    write("src/lib/a.txt", "a\n");
+    write("jobs/web/spec", "name: web\ntemplates: {}\npackages: [lib]\n");
+    write("jobs/web/monit", "");
+    bosh::release::CreateOptions options;
+    options.dir = src.path();
+    options.force = true;
+    options.with_tarball = true;
+    auto created = bosh::release::create_release(options, nullptr);
+    bosh::TempDir x("bosh-director-compiled-x");
+    bosh::extract_tgz(*created.tarball, x.path());
+    std::string mf = bosh::read_file(x.path() / "release.MF");
+    const auto at = mf.find("\npackages:");
+    REQUIRE(at != std::string::npos);
+    mf.replace(at + 1, 9, "compiled_packages:");
+    const auto deps = mf.find("    dependencies: []", at);
+    REQUIRE(deps != std::string::npos);
+    mf.insert(deps, "    stemcell: ubuntu-jammy/1.5\n");
+    bosh::write_file_atomic(x.path() / "release.MF", mf);
+    fs::rename(x.path() / "packages", x.path() / "compiled_packages");
+    const fs::path compiled = src.path() / "compiled.tgz";
+    bosh::create_tgz(x.path(), compiled);
+
+    auto r = director.request("POST", "/releases", "admin:s3cret", {{"Content-Type", "application/x-compressed"}},
+                              bosh::read_file(compiled));
+    REQUIRE(r.status == 302);
+    std::string state, result;
+    for (int i = 0; i < 200; ++i) {
+      auto t = bosh::as_object(bosh::parse_json(director.request("GET", r.headers.at("Location")).body, "t"), "t");
+      state = t->getValue<std::string>("state");
+      result = t->getValue<std::string>("result");
+      if (state != "queued" && state != "processing") break;
+      std::this_thread::sleep_for(50ms);
+    }
+    REQUIRE_MESSAGE(state == "done", result);
+    auto detail = bosh::as_object(
+        bosh::parse_json(director.request("GET", "/releases/comp?version=0%2Bdev.1").body, "detail"), "detail");
+    auto packages = detail->getArray("packages");
+    REQUIRE(packages->size() == 1);
+    auto lib = packages->getObject(0);
+    CHECK(lib->getValue<std::string>("name") == "lib");
+    CHECK(lib->getValue<std::string>("blobstore_id").empty());  // no source
+    auto compiled_for = lib->getArray("compiled_packages");
+    REQUIRE(compiled_for->size() == 1);
+    CHECK(compiled_for->getObject(0)->getValue<std::string>("stemcell") == "ubuntu-jammy/1.5");
+    CHECK_FALSE(compiled_for->getObject(0)->getValue<std::string>("blobstore_id").empty());
   }
 
   TEST_CASE("director: two directors on one PostgreSQL both take tasks and no task runs twice") {

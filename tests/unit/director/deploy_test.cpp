@@ -751,7 +751,7 @@ nested: {a: {b: 2}}
     CHECK(u.canaries_for(0) == 0);
   }
 
-  TEST_CASE("WatchTime schedule: min then steps of median(1s - range/9 - 15s)") {
+  TEST_CASE("WatchTime schedule: min then steps of the median of 1s - range/9 and 15s") {
     CHECK(WatchTime{30000, 30000}.schedule() == std::vector<int>{30000});
     CHECK(WatchTime{1000, 10000}.schedule() == std::vector<int>{1000, 1000, 1000, 1000, 1000, 1000, 1000, 1000, 1000, 1000});
     CHECK(WatchTime{0, 90000}.schedule() ==
@@ -1041,7 +1041,7 @@ untouched: "no placeholders"
 - name: dyn
 )");
     Plan full = make_plan(one_group("[z1]", 6, "[{name: tiny}]"), cloud);
-    CHECK_THROWS_WITH_AS(plan(full, {}), "instance group 'web': no free IP left in subnet 10.0.2.0/29 of network 'tiny'",
+    CHECK_THROWS_WITH_AS(plan(full, {}), "instance group 'web': no free IP left in network 'tiny' for az 'z1' (10.0.2.0/29)",
                          InputError);
     Plan fits = make_plan(one_group("[z1]", 5, "[{name: tiny}]"), cloud);
     plan(fits, {});

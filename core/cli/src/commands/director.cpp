@@ -43,17 +43,22 @@ std::string describe_certificate(const std::string& pem) {
   return r.out;
 }
 
+enum class Trust { trusted, untrusted, unreachable };
+
 // Whether the director answers over TLS with the given trust (empty: the system's).
-bool trusted(const std::string& url, const std::string& ca_pem) {
+Trust check_trust(const std::string& url, const std::string& ca_pem) {
   plugin::HttpRequest req;
   req.url = url + "/info";
   if (!ca_pem.empty()) req.ca_cert_pem = ca_pem;
-  req.timeout = std::chrono::seconds(10);
+  req.timeout = std::chrono::seconds(5);
   try {
     http_request(req);
-    return true;
-  } catch (const bosh::Error&) {
-    return false;
+    return Trust::trusted;
+  } catch (const bosh::Error& e) {
+    const std::string what = e.what();
+    for (const char* tls : {"certificate", "SSL", "TLS", "verif"})
+      if (what.find(tls) != std::string::npos) return Trust::untrusted;
+    return Trust::unreachable;
   }
 }
 
@@ -90,12 +95,16 @@ int run_target(plugin::Invocation& inv, Context& ctx) {
   }
   if (inv.has("ca-cert")) {
     config.set_ca_cert(url, read_file(inv.value("ca-cert")));
-  } else if (url.rfind("https://", 0) == 0 && config.ca_cert(url).empty() && !trusted(url, "")) {
-    const std::string pem = fetch_certificate(url);
-    if (pem.empty()) {
+  } else if (url.rfind("https://", 0) == 0 && config.ca_cert(url).empty()) {
+    const Trust trust = check_trust(url, "");
+    const std::string pem = trust == Trust::untrusted ? fetch_certificate(url) : "";
+    if (trust == Trust::trusted) {
+      // signed by a CA this system trusts
+    } else if (pem.empty()) {
       ctx.ui.warn("cannot reach " + url + " to check its certificate; give --ca-cert FILE if it is not trusted");
-    } else if (!trusted(url, pem)) {
-      fail("{}: its certificate is not valid for this address even when trusted; give --ca-cert FILE", url);
+    } else if (check_trust(url, pem) != Trust::trusted) {
+      ctx.ui.warn(url + " answers with a certificate that is not valid for this address even when trusted; "
+                  "requests will fail until you give --ca-cert FILE");
     } else {
       ctx.ui.warn("the director's certificate is not signed by a CA this system trusts:\n" + describe_certificate(pem));
       if (ctx.global.non_interactive)
