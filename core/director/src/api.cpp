@@ -14,9 +14,12 @@
 #include <Poco/URI.h>
 
 #include <fstream>
+#include <map>
+#include <mutex>
 #include <random>
 #include <sstream>
 
+#include "bosh/common/digest.hpp"
 #include "bosh/common/error.hpp"
 #include "bosh/common/fs.hpp"
 #include "bosh/common/json.hpp"
@@ -289,9 +292,12 @@ void add_core_routes(Router& r) {
 
   r.add("GET", "/tasks", [](Call& c) {
     Poco::JSON::Array::Ptr out = new Poco::JSON::Array;
-    const std::string deployment = c.q("deployment");
-    for (const auto& t : TaskQueue(c.s.db).recent(bounded_limit(c, 30, 10000), c.q("state")))
-      if (deployment.empty() || t.deployment == deployment) out->add(task_json(t));
+    std::vector<std::string> states;  // ?state=queued,processing
+    std::stringstream list(c.q("state"));
+    for (std::string st; std::getline(list, st, ',');)
+      if (!st.empty()) states.push_back(st);
+    for (const auto& t : TaskQueue(c.s.db).recent(bounded_limit(c, 30, 10000), states, c.q("deployment")))
+      out->add(task_json(t));
     c.json(Status::HTTP_OK, out);
   });
   r.add("GET", "/tasks/:id", [](Call& c) {
@@ -438,12 +444,45 @@ void add_upload_routes(Router& r) {
 
 namespace {
 
+// sha512-crypt costs about 3 ms a check: too much for every poll of a task.
+// Credentials that verified are remembered for a while, keyed by an HMAC
+// with a key made at start (no password is kept).
+class CredentialCache {
+ public:
+  bool known(const std::string& user, const std::string& password) {
+    std::lock_guard lock(mutex_);
+    auto it = seen_.find(key(user, password));
+    return it != seen_.end() && std::chrono::steady_clock::now() - it->second < kTtl;
+  }
+  void remember(const std::string& user, const std::string& password) {
+    std::lock_guard lock(mutex_);
+    if (seen_.size() > 1000) seen_.clear();
+    seen_[key(user, password)] = std::chrono::steady_clock::now();
+  }
+
+ private:
+  static constexpr std::chrono::minutes kTtl{5};
+  std::string key(const std::string& user, const std::string& password) const {
+    return hmac_sha256_hex(secret_, user + '\0' + password);
+  }
+  const std::string secret_ = random_hex(64);
+  std::mutex mutex_;
+  std::map<std::string, std::chrono::steady_clock::time_point> seen_;
+};
+
 std::optional<std::string> authenticate(const DirectorConfig& config, Poco::Net::HTTPServerRequest& req) {
+  static CredentialCache cache;
   if (!req.hasCredentials()) return std::nullopt;
   try {
     Poco::Net::HTTPBasicCredentials creds(req);
-    for (const auto& u : config.users)
-      if (u.name == creds.getUsername() && verify_password(creds.getPassword(), u.password_hash)) return u.name;
+    for (const auto& u : config.users) {
+      if (u.name != creds.getUsername()) continue;
+      if (cache.known(u.name, creds.getPassword())) return u.name;
+      if (verify_password(creds.getPassword(), u.password_hash)) {
+        cache.remember(u.name, creds.getPassword());
+        return u.name;
+      }
+    }
   } catch (const Poco::Exception&) {
   }
   return std::nullopt;

@@ -248,9 +248,13 @@ void plan_instances(Plan& plan, const std::vector<ExistingInstance>& existing,
   std::set<std::int64_t> kept;
   // Addresses taken on each network (all deployments), and those this plan hands out.
   std::map<std::string, std::set<std::string>> taken, assigned;
-  auto is_taken = [&](const std::string& net, const std::string& ip) {
+  // Loaded once per network, before anything this plan hands out is added.
+  auto taken_on = [&](const std::string& net) -> std::set<std::string>& {
     if (!taken.count(net)) taken[net] = used_addresses(net);
-    return taken[net].count(ip) > 0;
+    return taken[net];
+  };
+  auto is_taken = [&](const std::string& net, const std::string& ip) {
+    return taken_on(net).count(ip) > 0;
   };
 
   for (const auto& g : spec.groups) {
@@ -351,7 +355,7 @@ void plan_instances(Plan& plan, const std::vector<ExistingInstance>& existing,
         if (!assigned[ref.name].insert(ip).second)
           fail<InputError>("instance group '{}': IP {} on network '{}' is given to two instances", g.name, ip,
                            ref.name);
-        taken[ref.name].insert(ip);
+        taken_on(ref.name).insert(ip);
       };
       if (!ref.static_ips.empty()) {
         // Keep an instance's static IP when it is still in the list (and in its AZ); hand out the rest in index order.

@@ -170,17 +170,27 @@ std::optional<Task> TaskQueue::get(std::int64_t id) {
   });
 }
 
-std::vector<Task> TaskQueue::recent(int limit, const std::string& state) {
+std::vector<Task> TaskQueue::recent(int limit, const std::vector<std::string>& states, const std::string& deployment) {
   return guarded(db_, "list tasks", [&] {
     auto s = db_.session();
+    // Filters in SQL, before the LIMIT.
+    std::string where;
+    std::vector<std::string> values;
+    if (!states.empty()) {
+      where += " WHERE state IN (";
+      for (std::size_t i = 0; i < states.size(); ++i) where += i ? ", ?" : "?";
+      where += ")";
+      values = states;
+    }
+    if (!deployment.empty()) {
+      where += where.empty() ? " WHERE deployment = ?" : " AND deployment = ?";
+      values.push_back(deployment);
+    }
     int l = limit;
-    std::string st_filter = state;
     Poco::Data::Statement st(s);
-    if (state.empty())
-      st << db_.sql(std::string("SELECT ") + kColumns + " FROM tasks ORDER BY id DESC LIMIT ?"), use(l);
-    else
-      st << db_.sql(std::string("SELECT ") + kColumns + " FROM tasks WHERE state = ? ORDER BY id DESC LIMIT ?"),
-          use(st_filter), use(l);
+    st << db_.sql(std::string("SELECT ") + kColumns + " FROM tasks" + where + " ORDER BY id DESC LIMIT ?");
+    for (auto& v : values) st, use(v);
+    st, use(l);
     return read_tasks(st);
   });
 }

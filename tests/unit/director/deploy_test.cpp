@@ -349,6 +349,29 @@ nested: {a: {b: 2}}
     CHECK(o->get("tilde").isEmpty());
   }
 
+
+  TEST_CASE("yaml_to_typed_json: YAML 1.1 octal and binary integers") {
+    const Json v = yj(R"(
+octal: 010
+negative_octal: -010
+plus_octal: +017
+binary: 0b101
+negative_binary: -0b11
+not_octal: 08
+hex: 0x1F
+zero: 0
+quoted: "010"
+)");
+    CHECK(to_json(v) ==
+          R"({"binary":5,"hex":31,"negative_binary":-3,"negative_octal":-8,"not_octal":"08","octal":8,"plus_octal":15,)"
+          R"("quoted":"010","zero":0})");
+    auto o = bosh::as_object(v, "v");
+    CHECK(o->get("octal").isInteger());
+    CHECK(o->get("binary").isInteger());
+    CHECK(o->get("not_octal").isString());
+    CHECK(o->get("quoted").isString());
+  }
+
   TEST_CASE("deep_merge: objects merged key by key and everything else replaced") {
     const Json base = parse_json(R"({"a":{"b":1,"c":{"x":1}},"d":[1,2],"e":"keep"})", "base");
     const Json over = parse_json(R"({"a":{"c":{"y":2},"f":3},"d":[3],"g":true})", "over");
@@ -363,6 +386,22 @@ nested: {a: {b: 2}}
     CHECK(to_json(bosh::deep_merge(parse_json(R"({"a":5})", "x"), parse_json(R"({"a":{"b":1}})", "y"))) ==
           R"({"a":{"b":1}})");
     CHECK(to_json(bosh::deep_merge(parse_json(R"({"a":1})", "x"), bosh::plugin::json_object())) == R"({"a":1})");
+  }
+
+
+  TEST_CASE("deep_merge: a null in the override replaces the base value") {
+    CHECK(to_json(bosh::deep_merge(parse_json(R"({"a":1})", "x"), parse_json(R"({"a":null})", "y"))) == R"({"a":null})");
+    CHECK(to_json(bosh::deep_merge(parse_json(R"({"a":{"b":1}})", "x"), parse_json(R"({"a":null})", "y"))) ==
+          R"({"a":null})");
+    // Nested objects are still merged key by key - a nested null replaces too.
+    CHECK(to_json(bosh::deep_merge(parse_json(R"({"a":{"b":1,"c":2},"k":true})", "x"),
+                                   parse_json(R"({"a":{"c":null,"d":{"e":3}}})", "y"))) ==
+          R"({"a":{"b":1,"c":null,"d":{"e":3}},"k":true})");
+    CHECK(to_json(bosh::deep_merge(parse_json(R"({"a":{"b":{"x":1}}})", "x"), parse_json(R"({"a":{"b":{"y":2}}})", "y"))) ==
+          R"({"a":{"b":{"x":1,"y":2}}})");
+    // A new key with null is added as before.
+    CHECK(to_json(bosh::deep_merge(parse_json(R"({"a":1})", "x"), parse_json(R"({"b":null})", "y"))) ==
+          R"({"a":1,"b":null})");
   }
 
   TEST_CASE("dig: dotted paths through nested objects") {
@@ -416,6 +455,19 @@ nested: {a: {b: 2}}
                          InputError);
     CHECK_THROWS_WITH_AS(parse_ip_range("10.0.0.1 - 10.0.0.x", "static"),
                          "static: '10.0.0.x' is not an IPv4 address", InputError);
+  }
+
+
+  TEST_CASE("parse_ip_range: a CIDR prefix that is not a number from 0 to 32 is refused") {
+    for (const char* bad : {"10.0.0.0/abc", "10.0.0.0/", "10.0.0.0/24x", "10.0.0.0/33", "10.0.0.0/ 24", "10.0.0.0/024"})
+      CHECK_THROWS_WITH_AS(parse_ip_range(bad, "range"), ("range: '" + std::string(bad) + "' has a bad prefix length").c_str(),
+                           InputError);
+    CHECK(parse_ip_range("10.0.0.0/8", "range").last == parse_ip("10.255.255.255", "x"));
+    // The cloud config's subnet ranges say which field is at fault.
+    CHECK(parse_error(kManifest, replace(kCloud, "range: 10.0.0.0/24", "range: 10.0.0.0/abc")) ==
+          "cloud config networks[0].subnets[0].range: '10.0.0.0/abc' has a bad prefix length");
+    CHECK(parse_error(kManifest, replace(kCloud, "range: 10.0.0.0/24", "range: 10.0.0.0/24x")) ==
+          "cloud config networks[0].subnets[0].range: '10.0.0.0/24x' has a bad prefix length");
   }
 
   TEST_CASE("subnets: static and reserved ranges from the cloud config") {
@@ -650,6 +702,16 @@ nested: {a: {b: 2}}
           "(no error)");
   }
 
+
+  TEST_CASE("parse_deployment: a static IP listed twice in one group is refused") {
+    CHECK(parse_error(one_group("[z1]", 2, "[{name: default, static_ips: [10.0.0.10, 10.0.0.10]}]")) ==
+          "instance_groups[0] (web): static IP 10.0.0.10 is listed twice on network 'default'");
+    // Overlapping ranges count too.
+    CHECK(parse_error(one_group("[z1]", 3, "[{name: default, static_ips: [\"10.0.0.10 - 10.0.0.11\", 10.0.0.11]}]")) ==
+          "instance_groups[0] (web): static IP 10.0.0.11 is listed twice on network 'default'");
+    CHECK(parse_error(one_group("[z1]", 2, "[{name: default, static_ips: [10.0.0.10, 10.0.0.11]}]")) == "(no error)");
+  }
+
   // ---- v1 manifests ----
 
   TEST_CASE("parse_deployment: a v1 manifest with resource pools - networks and compilation of its own") {
@@ -719,6 +781,16 @@ nested: {a: {b: 2}}
           "resource_pools[0].stemcell: missing 'name'");
   }
 
+
+  TEST_CASE("parse_deployment: a v1 template's release must be in the manifest") {
+    CHECK(parse_error(replace(kV1, "{name: metron, release: app}", "{name: metron, release: nope}"), "") ==
+          "jobs[1] (web).templates[1]: release 'nope' is not in the manifest's releases");
+    CHECK(parse_error(replace(kV1, "templates: [{name: nginx}, {name: metron, release: app}]",
+                              "templates: [{name: nginx, release: nope}]"), "") ==
+          "jobs[1] (web).templates[0]: release 'nope' is not in the manifest's releases");
+    CHECK(parse_error(kV1, "") == "(no error)");
+  }
+
   // ---- update settings ----
 
   TEST_CASE("UpdateConfig: canaries and max_in_flight as integers or percentages of the group") {
@@ -749,6 +821,29 @@ nested: {a: {b: 2}}
     CHECK(u.max_in_flight_for(0) == 1);
     u.canaries = "50%";
     CHECK(u.canaries_for(0) == 0);
+  }
+
+
+  TEST_CASE("UpdateConfig: percentages are floored as BOSH does") {
+    UpdateConfig u;
+    u.canaries = "25%";
+    u.max_in_flight = "25%";
+    CHECK(u.canaries_for(10) == 2);
+    CHECK(u.max_in_flight_for(10) == 2);
+    u.canaries = "50%";
+    u.max_in_flight = "50%";
+    CHECK(u.canaries_for(3) == 1);
+    CHECK(u.max_in_flight_for(3) == 1);
+    u.canaries = "20%";
+    u.max_in_flight = "20%";
+    CHECK(u.canaries_for(9) == 1);
+    CHECK(u.max_in_flight_for(9) == 1);
+    u.canaries = "10%";
+    u.max_in_flight = "10%";
+    CHECK(u.canaries_for(3) == 0);      // canaries may be none
+    CHECK(u.max_in_flight_for(3) == 1);  // at least one
+    u.canaries = "99%";
+    CHECK(u.canaries_for(10) == 9);
   }
 
   TEST_CASE("WatchTime schedule: min then steps of the median of 1s - range/9 and 15s") {
@@ -883,6 +978,16 @@ untouched: "no placeholders"
     CHECK(got == std::vector<std::string>{"10.0.0.22", "10.0.0.24", "10.0.0.25", "10.0.0.26"});
   }
 
+  TEST_CASE("plan_instances: addresses other deployments hold stay skipped once an instance keeps its own") {
+    // The first address the plan hands out must not stop it from seeing the database's.
+    Plan p = make_plan(one_group("[z1]", 2, "[{name: default}]"));
+    auto e0 = existing(1, "web", 0, "z1", {{"default", "10.0.0.21"}});
+    plan(p, {e0}, {{"default", {"10.0.0.21", "10.0.0.22"}}});
+    REQUIRE(of_group(p, "web").size() == 2);
+    CHECK(by_index(p, "web", 0)->ips.at("default") == "10.0.0.21");
+    CHECK(by_index(p, "web", 1)->ips.at("default") == "10.0.0.23");
+  }
+
   TEST_CASE("plan_instances: existing instances keep their uuid - index - AZ and IP") {
     Plan p = make_plan(kManifest);
     auto e0 = existing(10, "web", 0, "z1", {{"default", "10.0.0.30"}});
@@ -948,6 +1053,42 @@ untouched: "no placeholders"
     CHECK(none.obsolete.size() == 3);
   }
 
+
+  TEST_CASE("plan_instances: AZ balancing keeps existing placement and prefers instances with a disk") {
+    Plan p = make_plan(one_group("[z1, z2]", 3, "[{name: default}]"));
+    auto e0 = existing(1, "web", 0, "z2", {{"default", "10.0.1.3"}});
+    auto e1 = existing(2, "web", 1, "z2", {{"default", "10.0.1.4"}});
+    auto e2 = existing(3, "web", 2, "z1", {{"default", "10.0.0.21"}});
+    plan(p, {e0, e1, e2}, {{"default", {"10.0.1.3", "10.0.1.4", "10.0.0.21"}}});
+    CHECK(p.obsolete.empty());
+    REQUIRE(p.instances.size() == 3);
+    std::map<std::string, int> per_az;
+    for (const auto& i : p.instances) {
+      CHECK(i.existing.has_value());
+      ++per_az[i.az];
+    }
+    CHECK(per_az == std::map<std::string, int>{{"z1", 1}, {"z2", 2}});
+    CHECK(p.instances[0].uuid == "uuid-web-0");
+    CHECK(p.instances[0].ips.at("default") == "10.0.1.3");
+    CHECK(p.instances[1].uuid == "uuid-web-1");
+    CHECK(p.instances[1].ips.at("default") == "10.0.1.4");
+    CHECK(p.instances[2].uuid == "uuid-web-2");
+    CHECK(p.instances[2].ips.at("default") == "10.0.0.21");
+
+    // Scaling down in one AZ: the instance with a persistent disk stays.
+    Plan down = make_plan(one_group("[z1]", 1, "[{name: default}]"));
+    auto bare = existing(1, "web", 0, "z1", {{"default", "10.0.0.21"}});
+    auto with_disk = existing(2, "web", 1, "z1", {{"default", "10.0.0.22"}});
+    with_disk.disk = DiskRow{7, "disk-7", 1024, bosh::plugin::json_object()};
+    plan(down, {bare, with_disk}, {{"default", {"10.0.0.21", "10.0.0.22"}}});
+    REQUIRE(down.instances.size() == 1);
+    CHECK(down.instances[0].uuid == "uuid-web-1");
+    CHECK(down.instances[0].ips.at("default") == "10.0.0.22");
+    CHECK(down.instances[0].bootstrap);
+    REQUIRE(down.obsolete.size() == 1);
+    CHECK(down.obsolete[0].uuid == "uuid-web-0");
+  }
+
   TEST_CASE("plan_instances: an instance in an AZ the group left is replaced") {
     Plan p = make_plan(one_group("[z1]", 2, "[{name: default}]"));
     auto e0 = existing(1, "web", 0, "z1", {{"default", "10.0.0.21"}});
@@ -1000,6 +1141,27 @@ untouched: "no placeholders"
     for (const auto* w : of_group(fresh, "web")) CHECK(w->ips.at("default") != "10.0.0.21");
   }
 
+
+  TEST_CASE("plan_instances: a running errand group scaled down makes its extra instances obsolete") {
+    Plan p = make_plan(kManifest);
+    p.errands = {"smoke"};
+    auto e0 = existing(5, "smoke", 0, "z1", {{"default", "10.0.0.40"}});
+    auto e1 = existing(6, "smoke", 1, "z1", {{"default", "10.0.0.41"}});
+    e0.lifecycle = e1.lifecycle = "errand";
+    plan(p, {e0, e1}, {{"default", {"10.0.0.40", "10.0.0.41"}}});
+    const auto smoke = of_group(p, "smoke");
+    REQUIRE(smoke.size() == 1);
+    CHECK(smoke[0]->uuid == "uuid-smoke-0");
+    REQUIRE(p.obsolete.size() == 1);
+    CHECK(p.obsolete[0].uuid == "uuid-smoke-1");
+
+    // Between runs both are left alone.
+    Plan idle = make_plan(kManifest);
+    plan(idle, {e0, e1}, {{"default", {"10.0.0.40", "10.0.0.41"}}});
+    CHECK(of_group(idle, "smoke").empty());
+    CHECK(idle.obsolete.empty());
+  }
+
   TEST_CASE("plan_instances: static IPs are assigned in index order and kept") {
     const std::string m = one_group("[z1]", 3, "[{name: default, static_ips: [10.0.0.10 - 10.0.0.12]}]");
     Plan fresh = make_plan(m);
@@ -1021,6 +1183,38 @@ untouched: "no placeholders"
     CHECK(again.instances[2].ips.at("default") == "10.0.0.11");
   }
 
+
+  TEST_CASE("plan_instances: static IPs decide the AZ of their instances") {
+    Plan p = make_plan(one_group("[z1, z2]", 2, "[{name: default, static_ips: [10.0.1.10, 10.0.0.10]}]"));
+    plan(p, {});
+    REQUIRE(p.instances.size() == 2);
+    const InstancePlan* in_z2 = nullptr;
+    const InstancePlan* in_z1 = nullptr;
+    for (const auto& i : p.instances) {
+      if (i.ips.at("default") == "10.0.1.10") in_z2 = &i;
+      if (i.ips.at("default") == "10.0.0.10") in_z1 = &i;
+    }
+    REQUIRE(in_z2 != nullptr);
+    REQUIRE(in_z1 != nullptr);
+    CHECK(in_z2->az == "z2");
+    CHECK(in_z1->az == "z1");
+    CHECK(to_json(in_z2->network_settings) ==
+          R"({"default":{"cloud_properties":{"subnet":"s2"},"default":["dns","gateway"],"dns":[],)"
+          R"("gateway":"10.0.1.1","ip":"10.0.1.10","netmask":"255.255.255.0","type":"manual"}})");
+    CHECK(to_json(in_z2->vm_cloud_properties) == R"({"instance_type":"m1.small","zone":"b"})");
+    CHECK(bosh::as_object(in_z1->network_settings, "n")->getObject("default")->getValue<std::string>("gateway") ==
+          "10.0.0.1");
+
+    // Both IPs in z2's subnet: both instances in z2, none in z1.
+    Plan both = make_plan(one_group("[z1, z2]", 2, "[{name: default, static_ips: [10.0.1.10, 10.0.1.11]}]"));
+    plan(both, {});
+    REQUIRE(both.instances.size() == 2);
+    for (const auto& i : both.instances) {
+      CHECK(i.az == "z2");
+      CHECK(i.ips.at("default").rfind("10.0.1.", 0) == 0);
+    }
+  }
+
   TEST_CASE("plan_instances: a static IP another deployment holds is refused") {
     Plan p = make_plan(one_group("[z1]", 1, "[{name: default, static_ips: [10.0.0.10]}]"));
     CHECK_THROWS_WITH_AS(plan(p, {}, {{"default", {"10.0.0.10"}}}),
@@ -1030,6 +1224,31 @@ untouched: "no placeholders"
     Plan own = make_plan(one_group("[z1]", 1, "[{name: default, static_ips: [10.0.0.10]}]"));
     plan(own, {existing(1, "web", 0, "z1", {{"default", "10.0.0.10"}})}, {{"default", {"10.0.0.10"}}});
     CHECK(own.instances.at(0).ips.at("default") == "10.0.0.10");
+  }
+
+
+  TEST_CASE("plan_instances: one static IP in two groups is refused") {
+    const std::string two = one_group("[z1]", 1, "[{name: default, static_ips: [10.0.0.10]}]") + R"(- name: worker
+  azs: [z1]
+  instances: 1
+  jobs: [{name: nginx, release: app}]
+  vm_type: small
+  stemcell: default
+  networks: [{name: default, static_ips: [10.0.0.10]}]
+)";
+    // A new deployment: the second group finds the address taken by the first.
+    Plan fresh = make_plan(two);
+    CHECK_THROWS_WITH_AS(plan(fresh, {}),
+                         "instance group 'worker': static IP 10.0.0.10 on network 'default' is already in use",
+                         InputError);
+    // Both groups already hold it (as a planner that let it through left them).
+    Plan held = make_plan(two);
+    CHECK_THROWS_WITH_AS(plan(held,
+                              {existing(1, "web", 0, "z1", {{"default", "10.0.0.10"}}),
+                               existing(2, "worker", 0, "z1", {{"default", "10.0.0.10"}})},
+                              {{"default", {"10.0.0.10"}}}),
+                         "instance group 'worker': IP 10.0.0.10 on network 'default' is given to two instances",
+                         InputError);
   }
 
   TEST_CASE("plan_instances: a full subnet and an AZ without a subnet are errors") {
@@ -1052,6 +1271,45 @@ untouched: "no placeholders"
     Plan no_subnet = make_plan(one_group("[z2]", 1, "[{name: tiny}]"), cloud);
     CHECK_THROWS_WITH_AS(plan(no_subnet, {}), "instance group 'web': network 'tiny' has no subnet in az 'z2'",
                          InputError);
+  }
+
+
+  TEST_CASE("plan_instances: every subnet of an AZ is used and an address in a later subnet is kept") {
+    const std::string cloud = replace(kCloud, "- name: dyn\n", R"(- name: pair
+  subnets:
+  - range: 10.0.2.0/29
+    gateway: 10.0.2.1
+    azs: [z1]
+    cloud_properties: {subnet: a}
+  - range: 10.0.3.0/29
+    gateway: 10.0.3.1
+    azs: [z1]
+    cloud_properties: {subnet: b}
+- name: dyn
+)");
+    Plan p = make_plan(one_group("[z1]", 7, "[{name: pair}]"), cloud);
+    plan(p, {});
+    std::vector<std::string> got;
+    for (const auto& i : p.instances) got.push_back(i.ips.at("pair"));
+    CHECK(got == std::vector<std::string>{"10.0.2.2", "10.0.2.3", "10.0.2.4", "10.0.2.5", "10.0.2.6", "10.0.3.2",
+                                          "10.0.3.3"});
+    REQUIRE(p.instances.size() == 7);
+    CHECK(to_json(p.instances[6].network_settings) ==
+          R"({"pair":{"cloud_properties":{"subnet":"b"},"default":["dns","gateway"],"dns":[],)"
+          R"("gateway":"10.0.3.1","ip":"10.0.3.3","netmask":"255.255.255.248","type":"manual"}})");
+
+    Plan full = make_plan(one_group("[z1]", 11, "[{name: pair}]"), cloud);
+    CHECK_THROWS_WITH_AS(plan(full, {}),
+                         "instance group 'web': no free IP left in network 'pair' for az 'z1' (10.0.2.0/29, 10.0.3.0/29)",
+                         InputError);
+
+    Plan kept = make_plan(one_group("[z1]", 1, "[{name: pair}]"), cloud);
+    plan(kept, {existing(1, "web", 0, "z1", {{"pair", "10.0.3.5"}})}, {{"pair", {"10.0.3.5"}}});
+    REQUIRE(kept.instances.size() == 1);
+    CHECK(kept.instances[0].uuid == "uuid-web-0");
+    CHECK(kept.instances[0].ips.at("pair") == "10.0.3.5");
+    CHECK(bosh::as_object(kept.instances[0].network_settings, "n")->getObject("pair")->getValue<std::string>("gateway") ==
+          "10.0.3.1");
   }
 
   TEST_CASE("plan_instances: dynamic and vip networks") {
@@ -1276,4 +1534,35 @@ properties: {token: abc123}
     CHECK(plain.find("abc123") != std::string::npos);
     CHECK(plain.find("<redacted>") == std::string::npos);
   }
+
+  TEST_CASE("manifest_diff: a changed secret shows as a removed and an added redacted line") {
+    const std::string before = R"(
+name: dep
+properties:
+  password: one
+  user: admin
+)";
+    const std::string after = replace(before, "password: one", "password: two");
+    const auto lines = diff_lines(before, after);
+    std::string all;
+    for (const auto& l : lines) all += l + "\n";
+    INFO(all);
+    CHECK(has(lines, "-   password: <redacted>"));
+    CHECK(has(lines, "+   password: <redacted>"));
+    CHECK(has(lines, "    user: <redacted>"));  // unchanged: no status
+    CHECK(has(lines, "  properties:"));
+    CHECK(std::count_if(lines.begin(), lines.end(), [](const std::string& l) { return l[0] != ' '; }) == 2);
+    CHECK(all.find("<redacted:") == std::string::npos);
+    CHECK(all.find("one") == std::string::npos);
+    CHECK(all.find("two") == std::string::npos);
+    CHECK(all.find("admin") == std::string::npos);
+
+    const auto same = diff_lines(before, before);
+    std::string same_all;
+    for (const auto& l : same) same_all += l + "\n";
+    CHECK(std::all_of(same.begin(), same.end(), [](const std::string& l) { return l[0] == ' '; }));
+    CHECK(has(same, "    password: <redacted>"));
+    CHECK(same_all.find("<redacted:") == std::string::npos);
+  }
+
 }

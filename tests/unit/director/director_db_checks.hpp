@@ -84,7 +84,17 @@ inline void check_database(director::Database& db) {
   CHECK(claimed.size() == 60);
   CHECK(unique.size() == 60);
   CHECK(q.recent(5).size() == 5);
-  CHECK(q.recent(100, "queued").empty());
+  CHECK(q.recent(100, {"queued"}).empty());
+  CHECK(q.recent(100, {"queued", "done"}).size() == q.recent(100, {"done"}).size());
+  CHECK(q.recent(100, {}, "no-such-deployment").empty());
+  // Filters apply before the limit: an old task of a deployment is still found.
+  const auto old = q.enqueue("update_deployment", "create deployment", "admin", "d1");
+  for (int i = 0; i < 5; ++i) q.enqueue("update_deployment", "create deployment", "admin", "d2");
+  auto d1 = q.recent(3, {}, "d1");
+  REQUIRE(d1.size() == 1);
+  CHECK(d1[0].id == old);
+  CHECK(q.recent(3, {"processing", "queued"}, "d1").size() == 1);
+  CHECK(q.recent(3, {"done"}, "d1").empty());
 }
 
 }  // namespace bosh::testing
