@@ -1,5 +1,7 @@
 #include "ui.hpp"
 
+#include <ctime>
+
 #include <Poco/JSON/Array.h>
 #include <Poco/JSON/Object.h>
 #include <Poco/JSON/Stringifier.h>
@@ -128,6 +130,16 @@ void Ui::finish() {
   doc.set("lines", lines);
   Poco::JSON::Stringifier::stringify(doc, out_, 2);
   out_ << '\n';
+}
+
+std::string utc_time(std::int64_t t) {
+  if (t <= 0) return "";
+  std::time_t tt = static_cast<std::time_t>(t);
+  std::tm tm{};
+  gmtime_r(&tt, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%d %H:%M:%S UTC", &tm);
+  return buf;
 }
 
 }  // namespace bosh::cli

@@ -2,6 +2,7 @@
 // --json, one JSON document for programs: {"tables": [...], "lines": [...]}.
 #pragma once
 
+#include <cstdint>
 #include <iosfwd>
 #include <string>
 #include <vector>
@@ -55,6 +56,9 @@ class Ui {
   std::vector<Table> tables_;
   std::vector<std::string> lines_;
 };
+
+// Unix seconds as "2026-12-01 08:00:00 UTC" ("" for 0 or less).
+std::string utc_time(std::int64_t unix_seconds);
 
 // Display width in terminal columns (UTF-8 aware, ANSI escapes ignored).
 std::size_t display_width(const std::string& s);

@@ -213,6 +213,14 @@ struct UpdateOptions {
 };
 void update_instance(Deployer& d, InstancePlan& instance, const UpdateOptions& options);
 
+// The pieces of an update the state-change tasks use too.
+void drain_and_stop(Deployer& d, mbus::AgentClient& agent, const std::string& type, const Json& next_spec,
+                    bool skip_drain);
+// pre-start, start, then get_state on BOSH's watch schedule until running, post-start.
+void start_and_watch(Deployer& d, mbus::AgentClient& agent, const std::string& name, const WatchTime& watch);
+// unmount + detach the disk (kept), delete the VM and its row.
+void delete_vm_keeping_disk(Deployer& d, const VmRow& vm, const std::optional<DiskRow>& disk, const std::string& name);
+
 // Drains, stops and deletes an instance's VM, orphans its disk and frees
 // its IPs and row.
 void delete_instance(Deployer& d, const ExistingInstance& instance, bool skip_drain, bool force);

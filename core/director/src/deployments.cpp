@@ -495,53 +495,13 @@ std::string change_state_task(TaskContext& ctx) {
     d.step(stage, {e.group}, e.name(), ++index, total, [&] {
       Json apply = dig(e.spec, "apply").value_or(plugin::json_object());
       if (state == "stopped" || state == "restart") {
-        if (e.vm && e.state == "started") {
-          auto agent = d.agent(e.vm->agent_id);
-          if (!skip_drain) {
-            Json r = agent->run("drain", args({std::string("shutdown"), apply}), std::chrono::minutes(30));
-            int wait = r.isNumeric() ? r.convert<int>() : 0;
-            while (wait < 0) {
-              std::this_thread::sleep_for(std::chrono::seconds(-wait));
-              Json again = agent->run("drain", args({std::string("status"), apply}), std::chrono::minutes(30));
-              wait = again.isNumeric() ? again.convert<int>() : 0;
-            }
-            if (wait > 0) std::this_thread::sleep_for(std::chrono::seconds(wait));
-          }
-          agent->run("stop", plugin::json_array(), std::chrono::minutes(30));
-        }
-        if (state == "stopped" && hard && e.vm) {
-          auto agent = d.agent(e.vm->agent_id);
-          if (e.disk) {
-            agent->run("unmount_disk", args({e.disk->cid}), std::chrono::minutes(30));
-            try {
-              d.cpi().detach_disk(e.vm->cid, e.disk->cid);
-            } catch (const plugin::DiskNotAttached&) {
-            }
-          }
-          d.delete_vm(*e.vm, e.name());
-        }
+        if (e.vm && e.state == "started") drain_and_stop(d, *d.agent(e.vm->agent_id), "shutdown", apply, skip_drain);
+        if (state == "stopped" && hard && e.vm) delete_vm_keeping_disk(d, *e.vm, e.disk, e.name());
         d.db().exec("UPDATE instances SET state = ? WHERE id = ?",
-                    {std::string(state == "stopped" ? (hard ? "detached" : "stopped") : "stopped"), e.id});
+                    {std::string(state == "stopped" && hard ? "detached" : "stopped"), e.id});
       }
       if (state == "started" || state == "restart") {
-        auto agent = d.agent(e.vm->agent_id);
-        agent->run("run_script", args({std::string("pre-start"), plugin::json_object()}), std::chrono::minutes(30));
-        agent->run("start", plugin::json_array(), std::chrono::minutes(30));
-        WatchTime watch{1000, 300000};
-        std::string last;
-        bool ok = false;
-        for (int ms : watch.schedule()) {
-          std::this_thread::sleep_for(std::chrono::milliseconds(ms));
-          ctx.check_cancelled();
-          auto st = as_object(agent->get_state(), "get_state");
-          last = st->has("job_state") ? st->getValue<std::string>("job_state") : "";
-          if (last == "running") {
-            ok = true;
-            break;
-          }
-        }
-        if (!ok) fail("'{}' is not running after start (job state: {})", e.name(), last);
-        agent->run("run_script", args({std::string("post-start"), plugin::json_object()}), std::chrono::minutes(30));
+        start_and_watch(d, *d.agent(e.vm->agent_id), e.name(), WatchTime{1000, 300000});
         d.db().exec("UPDATE instances SET state = ? WHERE id = ?", {std::string("started"), e.id});
       }
     });
@@ -686,15 +646,7 @@ std::string run_errand_task(TaskContext& ctx) {
     run_parallel(mine, 10, [&](InstancePlan& inst) {
       d.step("Deleting errand instances", {errand}, inst.name(), ++del, static_cast<int>(mine.size()), [&] {
         const ExistingInstance& e = *inst.existing;
-        if (e.disk) {
-          try {
-            d.agent(e.vm->agent_id)->run("unmount_disk", args({e.disk->cid}), std::chrono::minutes(30));
-            d.cpi().detach_disk(e.vm->cid, e.disk->cid);
-          } catch (const std::exception& ex) {
-            ctx.warning(fmt::format("{}: {}", inst.name(), ex.what()));
-          }
-        }
-        d.delete_vm(*e.vm, inst.name());
+        delete_vm_keeping_disk(d, *e.vm, e.disk, inst.name());
       });
     });
   }

@@ -22,6 +22,8 @@ Json args(std::initializer_list<Json> items) {
 
 const auto kAgentTask = std::chrono::minutes(30);
 
+}  // namespace
+
 // drain → (wait) → stop. A negative drain answer is a dynamic drain: wait,
 // then ask for the status again.
 void drain_and_stop(Deployer& d, mbus::AgentClient& agent, const std::string& type, const Json& next_spec,
@@ -39,6 +41,8 @@ void drain_and_stop(Deployer& d, mbus::AgentClient& agent, const std::string& ty
   }
   agent.run("stop", plugin::json_array(), kAgentTask);
 }
+
+namespace {
 
 void watch_until_running(Deployer& d, mbus::AgentClient& agent, const std::string& name, const WatchTime& watch) {
   std::string not_running;
@@ -58,6 +62,33 @@ void watch_until_running(Deployer& d, mbus::AgentClient& agent, const std::strin
   fail("'{}' is not running after update.{}", name,
        not_running.empty() ? std::string() : " Review logs for failed jobs: " + not_running);
 }
+
+}  // namespace
+
+void start_and_watch(Deployer& d, mbus::AgentClient& agent, const std::string& name, const WatchTime& watch) {
+  agent.run("run_script", args({std::string("pre-start"), plugin::json_object()}), kAgentTask);
+  agent.run("start", plugin::json_array(), kAgentTask);
+  watch_until_running(d, agent, name, watch);
+  agent.run("run_script", args({std::string("post-start"), plugin::json_object()}), kAgentTask);
+}
+
+void delete_vm_keeping_disk(Deployer& d, const VmRow& vm, const std::optional<DiskRow>& disk,
+                            const std::string& name) {
+  if (disk) {
+    try {
+      d.agent(vm.agent_id)->run("unmount_disk", args({disk->cid}), kAgentTask);
+    } catch (const mbus::MbusTimeout&) {
+      // an agent that does not answer: its VM goes anyway
+    }
+    try {
+      d.cpi().detach_disk(vm.cid, disk->cid);
+    } catch (const plugin::DiskNotAttached&) {
+    }
+  }
+  d.delete_vm(vm, name);
+}
+
+namespace {
 
 void attach_and_mount(Deployer& d, mbus::AgentClient& agent, const std::string& vm_cid, const std::string& disk_cid) {
   Json hint = d.cpi().attach_disk(vm_cid, disk_cid);
@@ -106,17 +137,7 @@ void update_instance(Deployer& d, InstancePlan& inst, const UpdateOptions& optio
   // 2. A new VM when the old one does not fit (or there is none).
   if (recreate) {
     if (vm) {
-      if (disk) {
-        try {
-          agent->run("unmount_disk", args({disk->cid}), kAgentTask);
-        } catch (const mbus::MbusTimeout&) {
-        }
-        try {
-          d.cpi().detach_disk(vm->cid, disk->cid);
-        } catch (const plugin::DiskNotAttached&) {
-        }
-      }
-      d.delete_vm(*vm, inst.name());
+      delete_vm_keeping_disk(d, *vm, disk, inst.name());
       vm.reset();
     }
     std::vector<std::string> disk_cids;
@@ -185,13 +206,9 @@ void update_instance(Deployer& d, InstancePlan& inst, const UpdateOptions& optio
 
   // 4. Jobs and packages; 5. start them and watch.
   agent->run("apply", args({inst.apply_spec}), kAgentTask);
-  if (inst.desired_state == "started") {
-    agent->run("run_script", args({std::string("pre-start"), plugin::json_object()}), kAgentTask);
-    agent->run("start", plugin::json_array(), kAgentTask);
-    watch_until_running(d, *agent, inst.name(),
-                        options.watch ? *options.watch : (options.canary ? g.update.canary_watch : g.update.update_watch));
-    agent->run("run_script", args({std::string("post-start"), plugin::json_object()}), kAgentTask);
-  }
+  if (inst.desired_state == "started")
+    start_and_watch(d, *agent, inst.name(),
+                    options.watch ? *options.watch : (options.canary ? g.update.canary_watch : g.update.update_watch));
 
   // 6. What it is now.
   JsonObject::Ptr spec = new JsonObject, vm_spec = new JsonObject, disk_spec = new JsonObject;
@@ -216,21 +233,14 @@ void update_instance(Deployer& d, InstancePlan& inst, const UpdateOptions& optio
 void delete_instance(Deployer& d, const ExistingInstance& instance, bool skip_drain, bool force) {
   const std::string name = instance.name();
   if (instance.vm) {
-    auto agent = d.agent(instance.vm->agent_id);
     try {
-      if (instance.state == "started") drain_and_stop(d, *agent, "shutdown", plugin::json_object(), skip_drain);
-      if (instance.disk) agent->run("unmount_disk", args({instance.disk->cid}), kAgentTask);
+      if (instance.state == "started")
+        drain_and_stop(d, *d.agent(instance.vm->agent_id), "shutdown", plugin::json_object(), skip_drain);
     } catch (const std::exception& e) {
       if (!force && !dynamic_cast<const mbus::MbusTimeout*>(&e)) throw;
       d.ctx().warning(fmt::format("{}: {} (deleting the VM anyway)", name, e.what()));
     }
-    if (instance.disk) {
-      try {
-        d.cpi().detach_disk(instance.vm->cid, instance.disk->cid);
-      } catch (const plugin::DiskNotAttached&) {
-      }
-    }
-    d.delete_vm(*instance.vm, name);
+    delete_vm_keeping_disk(d, *instance.vm, instance.disk, name);
   }
   if (instance.disk) orphan_disk(d, *instance.disk, name);
   auto s = d.db().session();

@@ -196,12 +196,19 @@ void show_diff(Context& ctx, DirectorClient& client, const std::string& name, co
   if (!any) ctx.ui.line("No changes");
 }
 
-int run_deploy(plugin::Invocation& inv, Context& ctx) {
-  const fs::path path = manifest_path(inv, ctx);
-  const std::string manifest = read_file(path);
+// The manifest's text and its deployment name.
+std::pair<std::string, std::string> read_manifest(const fs::path& path) {
+  std::string manifest = read_file(path);
   auto root = as_object(yaml_to_typed_json(parse_yaml(manifest, path.string())), path.string());
   auto name = find_string(root, "name", path.string());
   if (!name) fail("{}: the manifest has no 'name'", path.string());
+  return {std::move(manifest), *name};
+}
+
+int run_deploy(plugin::Invocation& inv, Context& ctx) {
+  const fs::path path = manifest_path(inv, ctx);
+  const auto [manifest, deployment] = read_manifest(path);
+  const std::optional<std::string> name = deployment;
   DirectorClient client(current_target(ctx));
   // A manifest given while none is set becomes the deployment, as `bosh deployment FILE` would.
   if (!inv.args.empty() && !ctx.config.deployment(client.target().url)) {
@@ -226,13 +233,9 @@ int run_deploy(plugin::Invocation& inv, Context& ctx) {
 }
 
 int run_diff(plugin::Invocation& inv, Context& ctx) {
-  const fs::path path = manifest_path(inv, ctx);
-  const std::string manifest = read_file(path);
-  auto root = as_object(yaml_to_typed_json(parse_yaml(manifest, path.string())), path.string());
-  auto name = find_string(root, "name", path.string());
-  if (!name) fail("{}: the manifest has no 'name'", path.string());
+  const auto [manifest, name] = read_manifest(manifest_path(inv, ctx));
   DirectorClient client(current_target(ctx));
-  show_diff(ctx, client, *name, manifest, !inv.has("no-redact"));
+  show_diff(ctx, client, name, manifest, !inv.has("no-redact"));
   return 0;
 }
 
@@ -485,12 +488,8 @@ int run_disks(plugin::Invocation&, Context& ctx) {
   const auto list = as_array(client.get_json("/disks?orphaned=true"), "disks");
   for (const auto& item : *list) {
     auto d = as_object(item, "disk");
-    std::time_t at = static_cast<std::time_t>(d->getValue<std::int64_t>("orphaned_at"));
-    std::tm tm{};
-    gmtime_r(&at, &tm);
-    char buf[32];
-    std::strftime(buf, sizeof buf, "%Y-%m-%d %H:%M:%S UTC", &tm);
-    t.rows.push_back({str(d, "disk_cid"), str(d, "size"), str(d, "deployment_name"), str(d, "instance_name"), buf});
+    t.rows.push_back({str(d, "disk_cid"), str(d, "size"), str(d, "deployment_name"), str(d, "instance_name"),
+                      utc_time(d->getValue<std::int64_t>("orphaned_at"))});
   }
   ctx.ui.table(t);
   return 0;

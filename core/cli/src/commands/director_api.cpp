@@ -13,15 +13,7 @@ namespace bosh::cli {
 
 namespace {
 
-std::string when(std::int64_t t) {
-  if (t <= 0) return "";
-  std::time_t tt = static_cast<std::time_t>(t);
-  std::tm tm{};
-  gmtime_r(&tt, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%d %H:%M:%S UTC", &tm);
-  return buf;
-}
+std::string when(std::int64_t t) { return utc_time(t); }
 
 std::string str(const Poco::JSON::Object::Ptr& o, const std::string& key) {
   if (!o->has(key) || o->get(key).isEmpty()) return "";
