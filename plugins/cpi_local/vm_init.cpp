@@ -167,6 +167,42 @@ bool enter_namespaces(const Options& o) {
   return true;
 }
 
+// A process's state letter from /proc/<pid>/stat (0 when it is gone).
+char state_of(long pid) {
+  char path[64], buf[512], state = 0;
+  std::snprintf(path, sizeof path, "/proc/%ld/stat", pid);
+  if (FILE* f = std::fopen(path, "r")) {
+    size_t n = std::fread(buf, 1, sizeof buf - 1, f);
+    std::fclose(f);
+    buf[n] = 0;
+    if (const char* close = std::strrchr(buf, ')')) std::sscanf(close + 1, " %c", &state);
+  }
+  return state;
+}
+
+// Whether any process of the VM but init is left (zombies count as gone).
+bool others_left(bool isolated) {
+  auto alive = [](long pid) {
+    const char st = state_of(pid);
+    return st != 0 && st != 'Z';
+  };
+  if (!isolated) {
+    for (pid_t p : descendants(getpid()))
+      if (alive(p)) return true;
+    return false;
+  }
+  bool left = false;
+  if (DIR* d = opendir("/proc")) {  // this namespace's /proc
+    while (dirent* e = readdir(d)) {
+      char* end = nullptr;
+      long pid = std::strtol(e->d_name, &end, 10);
+      if (!*end && pid > 1 && alive(pid)) left = true;
+    }
+    closedir(d);
+  }
+  return left;
+}
+
 volatile sig_atomic_t g_dummy = 0;
 void on_signal(int) { g_dummy = 1; }
 
@@ -237,8 +273,13 @@ pid_t start_agent(const std::vector<std::string>& argv) {
       if (pid != agent_pid) continue;
       agent_pid = -1;
       if (stopping) {
+        // The rest get SIGTERM and up to 2 s; what is left then, SIGKILL.
         kill_rest(SIGTERM);
-        usleep(500 * 1000);
+        for (int i = 0; i < 100 && others_left(isolated); ++i) {
+          while (waitpid(-1, nullptr, WNOHANG) > 0) {
+          }
+          usleep(20 * 1000);
+        }
         kill_rest(SIGKILL);
         say("stopped");
         std::exit(0);

@@ -216,10 +216,14 @@ plugin::Json DirectorClient::track(std::int64_t id, Ui& ui) {
   while (true) {
     auto task = as_object(get_json(task_path), "task");
     const std::string state = task->getValue<std::string>("state");
-    auto r = request("GET", task_path + "/output?type=event");
-    if (r.status == 200 && r.body.size() > offset) {
-      pending += r.body.substr(offset);
-      offset = r.body.size();
+    // Only what was added since the last poll.
+    plugin::HttpRequest req = prepare("GET", task_path + "/output?type=event", "");
+    if (offset) req.headers["Range"] = fmt::format("bytes={}-", offset);
+    auto r = guard([&] { return http_request(req); });
+    if ((r.status == 200 || r.status == 206) && !r.body.empty()) {
+      if (r.status == 200) offset = 0;  // the whole log
+      pending += r.body;
+      offset += r.body.size();
       std::size_t nl;
       while ((nl = pending.find('\n')) != std::string::npos) {
         std::string line = pending.substr(0, nl);
@@ -254,7 +258,7 @@ plugin::Json DirectorClient::track(std::int64_t id, Ui& ui) {
       return plugin::Json(task);
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(delay_ms));
-    delay_ms = std::min(delay_ms * 2, 1000);
+    delay_ms = std::min(delay_ms * 2, 500);
   }
 }
 

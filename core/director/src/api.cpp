@@ -313,12 +313,7 @@ void add_core_routes(Router& r) {
     const std::string type = c.q("type", "result");
     if (type != "event" && type != "debug" && type != "result" && type != "cpi")
       return c.error(Status::HTTP_BAD_REQUEST, 10002, "Unknown output type '" + type + "'");
-    std::string text;
-    try {
-      text = read_file(task_log_dir(c.s.config, *id) / type);
-    } catch (const bosh::Error&) {
-    }
-    // Range: bytes=N- streams what was added since offset N.
+    // Range: bytes=N- streams what was added since offset N (read from there, not from the start).
     std::size_t offset = 0;
     const std::string range = c.req.get("Range", "");
     if (range.rfind("bytes=", 0) == 0) {
@@ -327,9 +322,22 @@ void add_core_routes(Router& r) {
       } catch (const std::exception&) {
       }
     }
-    if (offset > text.size()) offset = text.size();
-    if (offset) c.resp.set("Content-Range", fmt::format("bytes {}-{}/{}", offset, text.size(), text.size()));
-    c.text(offset ? Status::HTTP_PARTIAL_CONTENT : Status::HTTP_OK, text.substr(offset));
+    std::string text;
+    std::size_t size = 0;
+    std::ifstream in(task_log_dir(c.s.config, *id) / type, std::ios::binary);
+    if (in) {
+      in.seekg(0, std::ios::end);
+      size = static_cast<std::size_t>(in.tellg());
+      offset = std::min(offset, size);
+      in.seekg(static_cast<std::streamoff>(offset));
+      text.resize(size - offset);
+      in.read(text.data(), static_cast<std::streamsize>(text.size()));
+      text.resize(static_cast<std::size_t>(in.gcount()));
+    } else {
+      offset = 0;
+    }
+    if (offset) c.resp.set("Content-Range", fmt::format("bytes {}-{}/{}", offset, size, size));
+    c.text(offset ? Status::HTTP_PARTIAL_CONTENT : Status::HTTP_OK, text);
   });
   r.add("DELETE", "/task/:id", [](Call& c) {
     auto id = positive_id(c.params[0]);

@@ -65,6 +65,7 @@ DirectorConfig load_director_config(const std::filesystem::path& file) {
   c.workers = number(root, "workers", origin, 3);
   c.max_upload_mb = number(root, "max_upload_mb", origin, 10240);
   c.agent_wait_timeout = static_cast<int>(number(root, "agent_wait_timeout", origin, 600));
+  c.max_threads = std::max(1, static_cast<int>(number(root, "max_threads", origin, 32)));
   return c;
 }
 

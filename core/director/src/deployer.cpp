@@ -23,13 +23,16 @@ void Deployer::wait_for_agent(mbus::AgentClient& agent, const std::string& vm_ci
   const auto timeout = std::chrono::seconds(ctx_.config().agent_wait_timeout);
   const auto deadline = std::chrono::steady_clock::now() + timeout;
   std::string last_error;
+  // A ping sent before the agent subscribes is lost: ask again soon, then less often.
+  auto wait = std::chrono::milliseconds(100);
   while (std::chrono::steady_clock::now() < deadline) {
     ctx_.check_cancelled();
     try {
-      if (agent.ping(std::chrono::milliseconds(500)) == "pong") return;
+      if (agent.ping(wait) == "pong") return;
     } catch (const std::exception& e) {
       last_error = e.what();
     }
+    wait = std::min<std::chrono::milliseconds>(wait * 2, std::chrono::seconds(2));
   }
   fail("Timed out pinging agent {} of {} (VM {}) after {} s: {}", agent.agent_id(), what, vm_cid, timeout.count(),
        last_error.empty() ? "no answer" : last_error);

@@ -344,7 +344,7 @@ std::string run_deploy(TaskContext& ctx, const DeployRequest& req, const std::st
   if (!running.empty()) {
     std::atomic<int> index{0};
     const int total = static_cast<int>(running.size());
-    run_parallel(running, 10, [&](InstancePlan& inst) {
+    run_parallel(running, ctx.config().max_threads, [&](InstancePlan& inst) {
       d.step("Running post-deploy scripts", {}, inst.name(), ++index, total, [&] {
         d.agent(inst.existing->vm->agent_id)
             ->run("run_script", args({std::string("post-deploy"), plugin::json_object()}), std::chrono::minutes(30));
@@ -403,7 +403,7 @@ std::string delete_deployment_task(TaskContext& ctx) {
   for (auto& i : instances) all.push_back(&i);
   std::atomic<int> index{0};
   const int total = static_cast<int>(all.size());
-  run_parallel(all, 10, [&](ExistingInstance& e) {
+  run_parallel(all, ctx.config().max_threads, [&](ExistingInstance& e) {
     d.step("Deleting instances", {e.group}, e.name(), ++index, total, [&] {
       try {
         delete_instance(d, e, flag(p, "skip_drain"), force);
@@ -491,7 +491,7 @@ std::string change_state_task(TaskContext& ctx) {
   const int total = static_cast<int>(targets.size());
   const std::string stage = state == "stopped" ? "Stopping instances" : state == "restart" ? "Restarting instances"
                                                                                           : "Starting instances";
-  run_parallel(targets, 10, [&](ExistingInstance& e) {
+  run_parallel(targets, ctx.config().max_threads, [&](ExistingInstance& e) {
     d.step(stage, {e.group}, e.name(), ++index, total, [&] {
       Json apply = dig(e.spec, "apply").value_or(plugin::json_object());
       if (state == "stopped" || state == "restart") {
@@ -620,7 +620,7 @@ std::string run_errand_task(TaskContext& ctx) {
   for (auto& r : runs) items.push_back(&r);
   std::atomic<int> index{0};
   const int total = static_cast<int>(items.size());
-  run_parallel(items, 10, [&](std::pair<InstancePlan*, std::string>& run) {
+  run_parallel(items, ctx.config().max_threads, [&](std::pair<InstancePlan*, std::string>& run) {
     InstancePlan& inst = *run.first;
     d.step("Running errand", {errand}, inst.group->name + "/" + inst.uuid, ++index, total, [&] {
       auto agent = d.agent(inst.existing->vm->agent_id);
@@ -643,7 +643,7 @@ std::string run_errand_task(TaskContext& ctx) {
     std::atomic<int> del{0};
     std::vector<InstancePlan*> mine;
     for (auto& r : runs) mine.push_back(r.first);
-    run_parallel(mine, 10, [&](InstancePlan& inst) {
+    run_parallel(mine, ctx.config().max_threads, [&](InstancePlan& inst) {
       d.step("Deleting errand instances", {errand}, inst.name(), ++del, static_cast<int>(mine.size()), [&] {
         const ExistingInstance& e = *inst.existing;
         delete_vm_keeping_disk(d, *e.vm, e.disk, inst.name());

@@ -120,9 +120,9 @@ void Workers::loop(int index) {
       log::error("workers", "{}: {}", worker, e.what());
     }
     if (!task) {
-      // Woken by a task queued here; otherwise poll (other directors' tasks).
+      // Woken at once by a task queued here; other directors' tasks are found within a second.
       std::unique_lock lock(wake_mutex_);
-      wake_.wait_for(lock, std::chrono::milliseconds(100), [&] { return stopping_ || queued_ != seen; });
+      wake_.wait_for(lock, std::chrono::seconds(1), [&] { return stopping_ || queued_ != seen; });
       continue;
     }
     TaskContext ctx(*task, services_);

@@ -101,6 +101,8 @@ plugin::Json AgentClient::run(const std::string& method, const plugin::Json& arg
   const auto deadline = std::chrono::steady_clock::now() + timeout;
   const auto per_message = std::min<std::chrono::milliseconds>(timeout, std::chrono::seconds(45));
   plugin::Json value = send(method, arguments, per_message);
+  // Most actions end in milliseconds: poll soon, then back off to `poll`.
+  auto wait = std::min<std::chrono::milliseconds>(std::chrono::milliseconds(10), poll);
   while (auto task = running_task_id(value)) {
     if (std::chrono::steady_clock::now() >= deadline) {
       try {
@@ -110,7 +112,8 @@ plugin::Json AgentClient::run(const std::string& method, const plugin::Json& arg
       throw MbusTimeout(fmt::format("agent {}: '{}' did not finish within {} s", agent_id_, method,
                                     std::chrono::duration<double>(timeout).count()));
     }
-    std::this_thread::sleep_for(poll);
+    std::this_thread::sleep_for(wait);
+    wait = std::min<std::chrono::milliseconds>(wait * 2, poll);
     value = send("get_task", args({*task}), per_message);
   }
   return value;

@@ -13,6 +13,7 @@
 //   workers: 3
 //   max_upload_mb: 10240
 //   agent_wait_timeout: 600             # seconds for a new VM's agent to answer
+//   max_threads: 32                     # parallel instances for deletes, post-deploy, start/stop
 #pragma once
 
 #include <filesystem>
@@ -44,6 +45,7 @@ struct DirectorConfig {
   int workers = 3;
   long long max_upload_mb = 10240;
   int agent_wait_timeout = 600;  // seconds a new VM's agent gets to answer its first ping
+  int max_threads = 32;          // instances a task works on at once where the manifest says nothing (delete, post-deploy, state changes)
 };
 
 // InputError naming the file, line and field at fault.

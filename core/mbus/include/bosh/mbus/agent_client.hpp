@@ -69,8 +69,9 @@ class AgentClient {
   // MbusTimeout naming the agent and method when none comes in time.
   plugin::Json send(const std::string& method, const plugin::Json& arguments,
                     std::chrono::milliseconds timeout = std::chrono::seconds(45));
-  // A long-running action: send, then poll get_task until it finishes or the
-  // deadline passes (then cancel_task is sent and MbusTimeout thrown).
+  // A long-running action: send, then poll get_task (after 10 ms, doubling
+  // up to `poll`) until it finishes or the deadline passes (then cancel_task
+  // is sent and MbusTimeout thrown).
   plugin::Json run(const std::string& method, const plugin::Json& arguments,
                    std::chrono::milliseconds timeout = std::chrono::minutes(10),
                    std::chrono::milliseconds poll = std::chrono::milliseconds(500));
