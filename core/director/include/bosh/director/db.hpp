@@ -71,6 +71,8 @@ class Database {
   std::int64_t insert(const std::string& sql_text, const std::vector<DbParam>& params);
 
  private:
+  template <typename F>
+  auto with_cached_session(F&& f);
   Database(Dialect dialect, std::string connector, std::string connection, std::string shown_url);
   Dialect dialect_;
   std::string connector_, connection_, shown_url_;
