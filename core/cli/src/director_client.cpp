@@ -124,14 +124,8 @@ std::string hms(std::int64_t seconds) {
   return fmt::format("{:02d}:{:02d}:{:02d}", seconds / 3600, (seconds / 60) % 60, seconds % 60);
 }
 
-std::string utc(std::int64_t t) {
-  std::time_t tt = static_cast<std::time_t>(t);
-  std::tm tm{};
-  gmtime_r(&tt, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%a %b %d %H:%M:%S UTC %Y", &tm);
-  return buf;
-}
+// The classic CLI's "Tue Dec 01 08:00:00 UTC 2026".
+std::string utc(std::int64_t t) { return utc_time(t, "%a %b %d %H:%M:%S UTC %Y"); }
 
 std::string lower(std::string s) {
   if (!s.empty()) s[0] = static_cast<char>(std::tolower(static_cast<unsigned char>(s[0])));

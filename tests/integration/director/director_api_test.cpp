@@ -2,6 +2,7 @@
 #include <doctest/doctest.h>
 
 #include <csignal>
+#include <map>
 #include <thread>
 
 #include "../../peers/nats_server.hpp"  // free_port, port_open
@@ -58,7 +59,38 @@ struct RunningDirector {
     return bosh::http_request(req);
   }
   std::string db_url() const { return "sqlite://" + (dir.path() / "state/director.db").string(); }
+  // Polls GET <location> until the task has ended (or `tries` polls went by); the task.
+  Poco::JSON::Object::Ptr wait_task(const std::string& location, int tries = 600) {
+    Poco::JSON::Object::Ptr task;
+    for (int i = 0; i < tries; ++i) {
+      task = bosh::as_object(bosh::parse_json(request("GET", location).body, "task"), "task");
+      const std::string state = task->getValue<std::string>("state");
+      if (state != "queued" && state != "processing") break;
+      std::this_thread::sleep_for(20ms);
+    }
+    return task;
+  }
+  // POSTs a release tarball; the task's location.
+  std::string post_release(const std::string& tarball) {
+    auto r = request("POST", "/releases", "admin:s3cret", {{"Content-Type", "application/x-compressed"}}, tarball);
+    REQUIRE(r.status == 302);
+    return r.headers.at("Location");
+  }
 };
+
+// A release as `bosh create release --force --with-tarball` makes it from
+// these files (relative path -> content) in `dir`; the tarball's path.
+fs::path make_release(const fs::path& dir, const std::map<std::string, std::string>& files) {
+  for (const auto& [rel, text] : files) {
+    fs::create_directories((dir / rel).parent_path());
+    std::ofstream(dir / rel) << text;
+  }
+  bosh::release::CreateOptions options;
+  options.dir = dir;
+  options.force = true;
+  options.with_tarball = true;
+  return *bosh::release::create_release(options, nullptr).tarball;
+}
 }  // namespace
 
 namespace {
@@ -158,28 +190,16 @@ TEST_SUITE("integration") {
     RunningDirector director;
     // A release whose import takes a moment: 24 MiB of incompressible package data.
     bosh::TempDir src("bosh-director-big-release");
-    fs::create_directories(src.path() / "config");
-    bosh::write_file_atomic(src.path() / "config/final.yml", "name: big\n");
+    std::map<std::string, std::string> files = {{"config/final.yml", "name: big\n"}};
     for (int i = 0; i < 6; ++i) {
       const std::string n = "p" + std::to_string(i);
-      fs::create_directories(src.path() / "packages" / n);
-      fs::create_directories(src.path() / "src" / n);
-      bosh::write_file_atomic(src.path() / "packages" / n / "spec", "name: " + n + "\nfiles: [" + n + "/*]\n");
-      bosh::write_file_atomic(src.path() / "packages" / n / "packaging", "true\n");
-      auto r = bosh::run_process({"head", "-c", "4194304", "/dev/urandom"});
-      bosh::write_file_atomic(src.path() / "src" / n / "blob.bin", r.out);
+      files["packages/" + n + "/spec"] = "name: " + n + "\nfiles: [" + n + "/*]\n";
+      files["packages/" + n + "/packaging"] = "true\n";
+      files["src/" + n + "/blob.bin"] = bosh::run_process({"head", "-c", "4194304", "/dev/urandom"}).out;
     }
-    bosh::release::CreateOptions options;
-    options.dir = src.path();
-    options.force = true;
-    options.with_tarball = true;
-    auto created = bosh::release::create_release(options, nullptr);
-    const std::string tarball = bosh::read_file(*created.tarball);
+    const std::string tarball = bosh::read_file(make_release(src.path(), files));
 
-    auto r = director.request("POST", "/releases", "admin:s3cret", {{"Content-Type", "application/x-compressed"}},
-                              tarball);
-    REQUIRE(r.status == 302);
-    const std::string location = r.headers.at("Location");
+    const std::string location = director.post_release(tarball);
     // Kill it as soon as the task is being processed.
     std::string state;
     for (int i = 0; i < 2000 && state != "processing"; ++i) {
@@ -200,19 +220,9 @@ TEST_SUITE("integration") {
       CHECK_MESSAGE(db->rows(std::string("SELECT COUNT(*) FROM ") + table)[0][0] == "0", table);
     CHECK(fs::is_empty(director.dir.path() / "state/uploads"));
     // The same upload again works.
-    auto again = director.request("POST", "/releases", "admin:s3cret", {{"Content-Type", "application/x-compressed"}},
-                                  tarball);
-    REQUIRE(again.status == 302);
-    std::string final_state, result;
-    for (int i = 0; i < 600; ++i) {
-      auto t = bosh::as_object(bosh::parse_json(director.request("GET", again.headers.at("Location")).body, "t"), "t");
-      final_state = t->getValue<std::string>("state");
-      result = t->getValue<std::string>("result");
-      if (final_state != "queued" && final_state != "processing") break;
-      std::this_thread::sleep_for(50ms);
-    }
-    CHECK(final_state == "done");
-    CHECK(result == "Created release 'big/0+dev.1'");
+    auto again = director.wait_task(director.post_release(tarball));
+    CHECK(again->getValue<std::string>("state") == "done");
+    CHECK(again->getValue<std::string>("result") == "Created release 'big/0+dev.1'");
   }
 
   TEST_CASE("director: a compiled release is accepted and its packages are known as compiled for their stemcell") {
@@ -220,23 +230,14 @@ TEST_SUITE("integration") {
     // `bosh create release`, then turned into a compiled release as BOSH's
     // export writes one: packages/ -> compiled_packages/ with a stemcell.
     bosh::TempDir src("bosh-director-compiled");
-    auto write = [&](const std::string& rel, const std::string& text) {
-      fs::create_directories((src.path() / rel).parent_path());
-      std::ofstream(src.path() / rel) << text;
-    };
-    write("config/final.yml", "name: comp\n");
-    write("packages/lib/spec", "name: lib\nfiles: [lib/*]\n");
-    write("packages/lib/packaging", "true\n");
-    write("src/lib/a.txt", "a\n");
-    write("jobs/web/spec", "name: web\ntemplates: {}\npackages: [lib]\n");
-    write("jobs/web/monit", "");
-    bosh::release::CreateOptions options;
-    options.dir = src.path();
-    options.force = true;
-    options.with_tarball = true;
-    auto created = bosh::release::create_release(options, nullptr);
+    const fs::path tarball = make_release(src.path(), {{"config/final.yml", "name: comp\n"},
+                                                       {"packages/lib/spec", "name: lib\nfiles: [lib/*]\n"},
+                                                       {"packages/lib/packaging", "true\n"},
+                                                       {"src/lib/a.txt", "a\n"},
+                                                       {"jobs/web/spec", "name: web\ntemplates: {}\npackages: [lib]\n"},
+                                                       {"jobs/web/monit", ""}});
     bosh::TempDir x("bosh-director-compiled-x");
-    bosh::extract_tgz(*created.tarball, x.path());
+    bosh::extract_tgz(tarball, x.path());
     std::string mf = bosh::read_file(x.path() / "release.MF");
     const auto at = mf.find("\npackages:");
     REQUIRE(at != std::string::npos);
@@ -249,18 +250,8 @@ TEST_SUITE("integration") {
     const fs::path compiled = src.path() / "compiled.tgz";
     bosh::create_tgz(x.path(), compiled);
 
-    auto r = director.request("POST", "/releases", "admin:s3cret", {{"Content-Type", "application/x-compressed"}},
-                              bosh::read_file(compiled));
-    REQUIRE(r.status == 302);
-    std::string state, result;
-    for (int i = 0; i < 200; ++i) {
-      auto t = bosh::as_object(bosh::parse_json(director.request("GET", r.headers.at("Location")).body, "t"), "t");
-      state = t->getValue<std::string>("state");
-      result = t->getValue<std::string>("result");
-      if (state != "queued" && state != "processing") break;
-      std::this_thread::sleep_for(50ms);
-    }
-    REQUIRE_MESSAGE(state == "done", result);
+    auto task = director.wait_task(director.post_release(bosh::read_file(compiled)));
+    REQUIRE_MESSAGE(task->getValue<std::string>("state") == "done", task->getValue<std::string>("result"));
     auto detail = bosh::as_object(
         bosh::parse_json(director.request("GET", "/releases/comp?version=0%2Bdev.1").body, "detail"), "detail");
     auto packages = detail->getArray("packages");
@@ -286,15 +277,7 @@ TEST_SUITE("integration") {
       REQUIRE(r.status == 302);
       locations.push_back(r.headers.at("Location"));
     }
-    for (const auto& l : locations) {
-      std::string state;
-      for (int i = 0; i < 600; ++i) {
-        state = bosh::as_object(bosh::parse_json(a.request("GET", l).body, "t"), "t")->getValue<std::string>("state");
-        if (state == "done" || state == "error") break;
-        std::this_thread::sleep_for(20ms);
-      }
-      CHECK(state == "done");
-    }
+    for (const auto& l : locations) CHECK(a.wait_task(l)->getValue<std::string>("state") == "done");
     auto uuid_of = [](RunningDirector& d) {
       return bosh::as_object(bosh::parse_json(d.request("GET", "/info", "").body, "i"), "i")->getValue<std::string>("uuid");
     };
@@ -318,37 +301,17 @@ void check_upload_release(RunningDirector& director) {
   {
     // A small release, made as `bosh create release --with-tarball` makes it.
     bosh::TempDir src("bosh-director-release");
-    auto write = [&](const std::string& rel, const std::string& text) {
-      fs::create_directories((src.path() / rel).parent_path());
-      std::ofstream(src.path() / rel) << text;
-    };
-    write("config/final.yml", "name: demo\n");
-    write("packages/lib/spec", "name: lib\nfiles: [lib/*]\n");
-    write("packages/lib/packaging", "cp -a lib ${BOSH_INSTALL_TARGET}\n");
-    write("src/lib/a.txt", "a\n");
-    write("jobs/web/spec", "name: web\ntemplates: {ctl.erb: bin/ctl}\npackages: [lib]\n");
-    write("jobs/web/monit", "");
-    write("jobs/web/templates/ctl.erb", "run\n");
-    bosh::release::CreateOptions options;
-    options.dir = src.path();
-    options.force = true;
-    options.with_tarball = true;
-    auto created = bosh::release::create_release(options, nullptr);
-    const std::string tarball = bosh::read_file(*created.tarball);
-
+    const std::string tarball = bosh::read_file(make_release(
+        src.path(), {{"config/final.yml", "name: demo\n"},
+                     {"packages/lib/spec", "name: lib\nfiles: [lib/*]\n"},
+                     {"packages/lib/packaging", "cp -a lib ${BOSH_INSTALL_TARGET}\n"},
+                     {"src/lib/a.txt", "a\n"},
+                     {"jobs/web/spec", "name: web\ntemplates: {ctl.erb: bin/ctl}\npackages: [lib]\n"},
+                     {"jobs/web/monit", ""},
+                     {"jobs/web/templates/ctl.erb", "run\n"}}));
     auto upload = [&](const std::string& body) {
-      auto r = director.request("POST", "/releases", "admin:s3cret", {{"Content-Type", "application/x-compressed"}}, body);
-      REQUIRE(r.status == 302);
-      const std::string location = r.headers.at("Location");
-      std::string state;
-      Poco::JSON::Object::Ptr task;
-      for (int i = 0; i < 200; ++i) {
-        task = bosh::as_object(bosh::parse_json(director.request("GET", location).body, "task"), "task");
-        state = task->getValue<std::string>("state");
-        if (state != "queued" && state != "processing") break;
-        std::this_thread::sleep_for(50ms);
-      }
-      return std::make_pair(location, task);
+      const std::string location = director.post_release(body);
+      return std::make_pair(location, director.wait_task(location));
     };
     auto [location, task] = upload(tarball);
     CHECK(task->getValue<std::string>("state") == "done");
