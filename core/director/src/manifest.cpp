@@ -289,6 +289,22 @@ void check_unique(std::set<std::string>& seen, const std::string& name, const st
   if (!seen.insert(name).second) fail<InputError>("{}: {} '{}' is defined twice", path, what, name);
 }
 
+// The group's persistent disk: a named type (v2 disk_types, v1 disk_pools)
+// giving size and cloud properties, or a plain `persistent_disk` size.
+using DiskTypes = std::map<std::string, std::pair<std::int64_t, Json>>;
+void parse_persistent_disk(const JsonObject::Ptr& o, const std::string& path, const std::string& key,
+                           const char* unknown, const DiskTypes& types, InstanceGroup& g) {
+  if (!o->has(key)) {
+    g.persistent_disk_mb = integer(o, "persistent_disk", path, 0);
+    return;
+  }
+  g.disk_type = str(o, key, path);
+  auto it = types.find(g.disk_type);
+  if (it == types.end()) fail<InputError>("{}.{}: {}", path, key, fmt::format(fmt::runtime(unknown), g.disk_type));
+  g.persistent_disk_mb = it->second.first;
+  g.disk_cloud_properties = it->second.second;
+}
+
 std::vector<JobRef> parse_jobs(const JsonObject::Ptr& g, const std::string& path, const DeploymentSpec& d) {
   std::vector<JobRef> jobs;
   int i = 0;
@@ -443,7 +459,7 @@ void parse_v2(const JsonObject::Ptr& root, const Json& cloud_config, DeploymentS
     fail<InputError>("manifest: a v2 manifest (instance_groups) needs a cloud config: bosh update cloud-config FILE");
   auto cc = object_at(cloud_config, "cloud config");
   std::map<std::string, Json> vm_types, vm_extensions;
-  std::map<std::string, std::pair<std::int64_t, Json>> disk_types;
+  DiskTypes disk_types;
   int i = 0;
   for (const auto& item : list_at(cc, "azs", "cloud config")) {
     const std::string p = fmt::format("cloud config azs[{}]", i++);
@@ -522,15 +538,7 @@ void parse_v2(const JsonObject::Ptr& root, const Json& cloud_config, DeploymentS
     }
     g.stemcell = str(o, "stemcell", path, true);
     if (!d.stemcell(g.stemcell)) fail<InputError>("{}.stemcell: no stemcell with alias '{}'", path, g.stemcell);
-    if (o->has("persistent_disk_type")) {
-      g.disk_type = str(o, "persistent_disk_type", path);
-      if (!disk_types.count(g.disk_type))
-        fail<InputError>("{}.persistent_disk_type: disk type '{}' is not in the cloud config", path, g.disk_type);
-      g.persistent_disk_mb = disk_types.at(g.disk_type).first;
-      g.disk_cloud_properties = disk_types.at(g.disk_type).second;
-    } else {
-      g.persistent_disk_mb = integer(o, "persistent_disk", path, 0);
-    }
+    parse_persistent_disk(o, path, "persistent_disk_type", "disk type '{}' is not in the cloud config", disk_types, g);
     g.networks = parse_network_refs(o, path, d.cloud.networks);
     g.update = parse_update(field(o, "update"), path + ".update", d.update);
     g.env = object_or_empty(o, "env", path);
@@ -562,7 +570,7 @@ void parse_v1(const JsonObject::Ptr& root, DeploymentSpec& d) {
                            str(sc, "version", p + ".stemcell", false, "latest")});
     pools[name] = {str(o, "network", p), object_or_empty(o, "cloud_properties", p), object_or_empty(o, "env", p)};
   }
-  std::map<std::string, std::pair<std::int64_t, Json>> disk_pools;
+  DiskTypes disk_pools;
   i = 0;
   for (const auto& item : list_at(root, "disk_pools", "manifest")) {
     const std::string p = fmt::format("disk_pools[{}]", i++);
@@ -589,15 +597,7 @@ void parse_v1(const JsonObject::Ptr& root, DeploymentSpec& d) {
     g.vm_cloud_properties = pools.at(g.vm_type).cloud_properties;
     g.env = pools.at(g.vm_type).env;
     g.stemcell = g.vm_type;
-    if (o->has("persistent_disk_pool")) {
-      g.disk_type = str(o, "persistent_disk_pool", path);
-      if (!disk_pools.count(g.disk_type))
-        fail<InputError>("{}.persistent_disk_pool: disk pool '{}' is not defined", path, g.disk_type);
-      g.persistent_disk_mb = disk_pools.at(g.disk_type).first;
-      g.disk_cloud_properties = disk_pools.at(g.disk_type).second;
-    } else {
-      g.persistent_disk_mb = integer(o, "persistent_disk", path, 0);
-    }
+    parse_persistent_disk(o, path, "persistent_disk_pool", "disk pool '{}' is not defined", disk_pools, g);
     g.networks = parse_network_refs(o, path, d.cloud.networks);
     g.update = parse_update(field(o, "update"), path + ".update", d.update);
     if (o->has("properties") && !field(o, "properties").isEmpty()) g.properties = object_or_empty(o, "properties", path);

@@ -37,13 +37,7 @@ std::string join_json(const std::vector<std::string>& items) {
 std::string upload_release_task(TaskContext& ctx) {
   auto payload = as_object(parse_json(ctx.task().payload, "task payload"), "task payload");
   const fs::path tarball = get_string(payload, "path", "task payload");
-  struct Cleanup {
-    fs::path p;
-    ~Cleanup() {
-      std::error_code ec;
-      fs::remove(p, ec);
-    }
-  } cleanup{tarball};
+  RemoveOnExit cleanup(tarball);  // the upload is consumed, whatever the outcome
 
   ctx.event("Extracting release", "Extracting release", 1, 1, "started");
   TempDir extracted("bosh-upload-release");

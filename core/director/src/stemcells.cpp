@@ -63,13 +63,7 @@ std::string upload_stemcell_task(TaskContext& ctx) {
   auto payload = as_object(parse_json(ctx.task().payload, "task payload"), "task payload");
   const fs::path tarball = get_string(payload, "path", "task payload");
   const bool fix = payload->has("fix") && payload->getValue<bool>("fix");
-  struct Cleanup {
-    fs::path p;
-    ~Cleanup() {
-      std::error_code ec;
-      fs::remove(p, ec);
-    }
-  } cleanup{tarball};
+  RemoveOnExit cleanup(tarball);  // the upload is consumed, whatever the outcome
   const std::string stage = "Update stemcell";
   const int total = 5;
 

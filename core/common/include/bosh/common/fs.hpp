@@ -19,6 +19,22 @@ std::string read_file(const fs::path& path);
 void write_file_atomic(const fs::path& path, std::string_view content,
                        std::optional<fs::perms> mode = std::nullopt);
 
+// Removes a file when it goes out of scope, however the scope is left (an
+// upload a task consumes, success or not).
+class RemoveOnExit {
+ public:
+  explicit RemoveOnExit(fs::path path) : path_(std::move(path)) {}
+  ~RemoveOnExit() {
+    std::error_code ec;
+    fs::remove(path_, ec);
+  }
+  RemoveOnExit(const RemoveOnExit&) = delete;
+  RemoveOnExit& operator=(const RemoveOnExit&) = delete;
+
+ private:
+  fs::path path_;
+};
+
 // A fresh directory under $TMPDIR, removed with its contents on destruction.
 class TempDir {
  public:
