@@ -6,7 +6,7 @@ file(GLOB_RECURSE _api_headers ${PROJECT_SOURCE_DIR}/plugin_api/include/*.hpp)
 foreach(_h IN LISTS _api_headers)
   file(STRINGS ${_h} _incs REGEX "^#include")
   foreach(_i IN LISTS _incs)
-    if(_i MATCHES "bosh/(common|plugin_host|cli|director|release|mbus|blobstore|monitor|registry)/"
+    if(_i MATCHES "bosh/(common|net|plugin_host|cli|director|release|mbus|blobstore|monitor|registry)/"
        OR _i MATCHES "(fmt/|yaml-cpp/|boost/program_options)")
       message(FATAL_ERROR "layering: ${_h} includes ${_i}; plugin_api may only use std, the Json alias and Boost.DLL's alias macro")
     endif()

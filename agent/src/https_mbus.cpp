@@ -1,14 +1,5 @@
 #include "https_mbus.hpp"
 
-#include <Poco/Net/Context.h>
-#include <Poco/Net/HTTPBasicCredentials.h>
-#include <Poco/Net/HTTPRequestHandler.h>
-#include <Poco/Net/HTTPRequestHandlerFactory.h>
-#include <Poco/Net/HTTPServer.h>
-#include <Poco/Net/HTTPServerRequest.h>
-#include <Poco/Net/HTTPServerResponse.h>
-#include <Poco/Net/SecureServerSocket.h>
-#include <Poco/StreamCopier.h>
 #include <Poco/URI.h>
 
 #include <sstream>
@@ -17,6 +8,7 @@
 #include "bosh/common/fs.hpp"
 #include "bosh/common/log.hpp"
 #include "bosh/common/subprocess.hpp"
+#include "bosh/net/http_server.hpp"
 
 namespace bosh::agent {
 
@@ -35,84 +27,49 @@ void make_self_signed_certificate(const fs::path& cert, const fs::path& key, con
 
 namespace {
 
-class Handler : public Poco::Net::HTTPRequestHandler {
- public:
-  explicit Handler(const HttpsMbus::Config& config, const std::string& user, const std::string& password)
-      : config_(config), user_(user), password_(password) {}
-
-  void handleRequest(Poco::Net::HTTPServerRequest& req, Poco::Net::HTTPServerResponse& resp) override {
-    auto reply = [&](Poco::Net::HTTPResponse::HTTPStatus status, const std::string& body,
-                     const std::string& type = "application/json") {
-      resp.setStatus(status);
-      resp.setContentType(type);
-      resp.setContentLength(static_cast<std::streamsize>(body.size()));
-      resp.send() << body;
-    };
-    try {
-      if (!req.hasCredentials()) {
-        resp.set("WWW-Authenticate", "Basic realm=\"bosh-agent\"");
-        return reply(Poco::Net::HTTPResponse::HTTP_UNAUTHORIZED, "{\"error\": \"authentication required\"}");
+void serve(const HttpsMbus::Config& config, const std::string& user, const std::string& password, net::Request& req,
+           net::Response& resp) {
+  auto reply = [&](int status, const std::string& body, const std::string& type = "application/json") {
+    resp.send(status, body, type);
+  };
+  auto creds = req.basic_credentials();
+  if (!creds) {
+    resp.set("WWW-Authenticate", "Basic realm=\"bosh-agent\"");
+    return reply(401, "{\"error\": \"authentication required\"}");
+  }
+  if (creds->first != user || creds->second != password) return reply(401, "{\"error\": \"wrong credentials\"}");
+  const std::string& path = req.path();
+  if (path == "/agent" && req.method() == "POST") return reply(200, config.handle(req.read_body(64u << 20)));
+  if (path.rfind("/blobs/", 0) == 0) {
+    const std::string id = net::percent_decode(path.substr(7));
+    if (id.empty() || id.find('/') != std::string::npos || id[0] == '.')
+      return reply(400, "{\"error\": \"bad blob id\"}");
+    plugin::Blobstore& store = config.blobstore();
+    if (req.method() == "PUT") {
+      if (store.exists(id)) store.delete_blob(id);
+      store.create(req.body(), id);
+      if (!req.body_error().empty()) {
+        store.delete_blob(id);
+        return reply(req.body_error_status(), "{\"error\": \"the upload broke off\"}");
       }
-      Poco::Net::HTTPBasicCredentials creds(req);
-      if (creds.getUsername() != user_ || creds.getPassword() != password_)
-        return reply(Poco::Net::HTTPResponse::HTTP_UNAUTHORIZED, "{\"error\": \"wrong credentials\"}");
-      const std::string path = Poco::URI(req.getURI()).getPath();
-      if (path == "/agent" && req.getMethod() == "POST") {
-        std::string body;
-        Poco::StreamCopier::copyToString(req.stream(), body);
-        return reply(Poco::Net::HTTPResponse::HTTP_OK, config_.handle(body));
-      }
-      if (path.rfind("/blobs/", 0) == 0) {
-        const std::string id = path.substr(7);
-        if (id.empty() || id.find('/') != std::string::npos || id[0] == '.')
-          return reply(Poco::Net::HTTPResponse::HTTP_BAD_REQUEST, "{\"error\": \"bad blob id\"}");
-        plugin::Blobstore& store = config_.blobstore();
-        if (req.getMethod() == "PUT") {
-          if (store.exists(id)) store.delete_blob(id);
-          store.create(req.stream(), id);
-          return reply(Poco::Net::HTTPResponse::HTTP_CREATED, "");
-        }
-        if (req.getMethod() == "GET") {
-          if (!store.exists(id)) return reply(Poco::Net::HTTPResponse::HTTP_NOT_FOUND, "");
-          std::ostringstream out;
-          store.get(id, out);
-          return reply(Poco::Net::HTTPResponse::HTTP_OK, out.str(), "application/octet-stream");
-        }
-      }
-      reply(Poco::Net::HTTPResponse::HTTP_NOT_FOUND, "{\"error\": \"no such endpoint\"}");
-    } catch (const std::exception& e) {
-      log::error("https-mbus", "{} {}: {}", req.getMethod(), req.getURI(), e.what());
-      if (!resp.sent()) reply(Poco::Net::HTTPResponse::HTTP_INTERNAL_SERVER_ERROR, "{\"error\": \"internal\"}");
+      return reply(201, "");
+    }
+    if (req.method() == "GET") {
+      if (!store.exists(id)) return reply(404, "");
+      std::ostream& out = resp.begin(200, std::nullopt, "application/octet-stream");
+      store.get(id, out);
+      return;
     }
   }
-
- private:
-  const HttpsMbus::Config& config_;
-  const std::string& user_;
-  const std::string& password_;
-};
-
-class Factory : public Poco::Net::HTTPRequestHandlerFactory {
- public:
-  Factory(const HttpsMbus::Config& config, const std::string& user, const std::string& password)
-      : config_(config), user_(user), password_(password) {}
-  Poco::Net::HTTPRequestHandler* createRequestHandler(const Poco::Net::HTTPServerRequest&) override {
-    return new Handler(config_, user_, password_);
-  }
-
- private:
-  const HttpsMbus::Config& config_;
-  const std::string& user_;
-  const std::string& password_;
-};
+  reply(404, "{\"error\": \"no such endpoint\"}");
+}
 
 }  // namespace
 
 struct HttpsMbus::Impl {
   Config config;
   std::string user, password;
-  std::unique_ptr<Poco::Net::SecureServerSocket> socket;
-  std::unique_ptr<Poco::Net::HTTPServer> server;
+  std::unique_ptr<net::Server> server;
 };
 
 HttpsMbus::HttpsMbus(Config config) : impl_(std::make_unique<Impl>()) {
@@ -123,22 +80,21 @@ HttpsMbus::HttpsMbus(Config config) : impl_(std::make_unique<Impl>()) {
   impl_->user = info.substr(0, colon);
   impl_->password = colon == std::string::npos ? "" : info.substr(colon + 1);
   if (impl_->user.empty()) fail("mbus {}: an HTTPS mbus needs user:password@", log::redact_url(impl_->config.url));
-  Poco::Net::Context::Ptr context =
-      new Poco::Net::Context(Poco::Net::Context::TLS_SERVER_USE, impl_->config.key_file.string(),
-                             impl_->config.cert_file.string(), "", Poco::Net::Context::VERIFY_NONE);
-  impl_->socket = std::make_unique<Poco::Net::SecureServerSocket>(
-      Poco::Net::SocketAddress(uri.getHost(), uri.getPort()), 64, context);
-  auto params = new Poco::Net::HTTPServerParams;
-  params->setMaxThreads(4);
-  impl_->server = std::make_unique<Poco::Net::HTTPServer>(new Factory(impl_->config, impl_->user, impl_->password),
-                                                          *impl_->socket, params);
-  impl_->server->start();
+  net::ServerConfig sc;
+  sc.name = "https-mbus";
+  sc.address = uri.getHost();
+  sc.port = uri.getPort();
+  sc.tls_cert = impl_->config.cert_file;
+  sc.tls_key = impl_->config.key_file;
+  sc.workers = 4;
+  Impl& impl = *impl_;
+  impl_->server = std::make_unique<net::Server>(sc, [&impl](net::Request& req, net::Response& resp) {
+    serve(impl.config, impl.user, impl.password, req, resp);
+  });
 }
 
-HttpsMbus::~HttpsMbus() {
-  if (impl_->server) impl_->server->stopAll(true);
-}
+HttpsMbus::~HttpsMbus() = default;
 
-int HttpsMbus::port() const { return impl_->socket->address().port(); }
+int HttpsMbus::port() const { return impl_->server->port(); }
 
 }  // namespace bosh::agent

@@ -2,18 +2,10 @@
 #include "bosh/common/random.hpp"
 
 #include <Poco/Net/Context.h>
-#include <Poco/Net/HTTPBasicCredentials.h>
 #include <Poco/Net/HTTPClientSession.h>
 #include <Poco/Net/HTTPRequest.h>
-#include <Poco/Net/HTTPRequestHandler.h>
-#include <Poco/Net/HTTPRequestHandlerFactory.h>
 #include <Poco/Net/HTTPResponse.h>
 #include <Poco/Net/HTTPSClientSession.h>
-#include <Poco/Net/HTTPServer.h>
-#include <Poco/Net/HTTPServerRequest.h>
-#include <Poco/Net/HTTPServerResponse.h>
-#include <Poco/Net/SecureServerSocket.h>
-#include <Poco/Net/ServerSocket.h>
 #include <Poco/StreamCopier.h>
 #include <Poco/URI.h>
 
@@ -28,6 +20,7 @@
 #include "bosh/common/fs.hpp"
 #include "bosh/common/json.hpp"
 #include "bosh/common/log.hpp"
+#include "bosh/net/http_server.hpp"
 
 namespace bosh::blobstore {
 
@@ -35,7 +28,6 @@ namespace fs = std::filesystem;
 
 namespace {
 
-constexpr std::string_view kLog = "dav";
 
 bool valid_id(const std::string& id) {
   return !id.empty() && id.size() <= 256 && id[0] != '.' && id.find('/') == std::string::npos &&
@@ -170,117 +162,73 @@ class DavBlobstore final : public plugin::Blobstore {
 
 // ---- server ------------------------------------------------------------------
 
-class ServerHandler : public Poco::Net::HTTPRequestHandler {
- public:
-  explicit ServerHandler(const DavServer::Config& config) : config_(config) {}
+// Same time whatever the first differing byte (no password guessing by timing).
+bool same_secret(const std::string& a, const std::string& b) {
+  unsigned char diff = a.size() == b.size() ? 0 : 1;
+  for (std::size_t i = 0; i < a.size(); ++i) diff |= static_cast<unsigned char>(a[i] ^ b[i % std::max<std::size_t>(1, b.size())]);
+  return diff == 0;
+}
 
-  void handleRequest(Poco::Net::HTTPServerRequest& req, Poco::Net::HTTPServerResponse& resp) override {
-    using Status = Poco::Net::HTTPResponse::HTTPStatus;
-    auto done = [&](Status status, const std::string& body = "") {
-      resp.setStatus(status);
-      resp.setContentLength(static_cast<std::streamsize>(body.size()));
-      resp.send() << body;
-    };
-    try {
-      const std::string method = req.getMethod();
-      const bool writes = method == "PUT" || method == "DELETE";
-      // A refused upload is read to its end first (up to a bound), so the
-      // client, still sending, gets the answer instead of a reset.
-      auto refuse = [&](Status status) {
-        if (method == "PUT") {
-          char sink[1 << 16];
-          std::istream& in = req.stream();
-          for (std::size_t total = 0; in && total < (256u << 20); total += static_cast<std::size_t>(in.gcount()))
-            in.read(sink, sizeof sink);
-        }
-        done(status);
-      };
-      if (!req.hasCredentials()) {
-        resp.set("WWW-Authenticate", "Basic realm=\"bosh-blobstore\"");
-        return refuse(Status::HTTP_UNAUTHORIZED);
-      }
-      Poco::Net::HTTPBasicCredentials creds(req);
-      const bool writer = creds.getUsername() == config_.writer.name && creds.getPassword() == config_.writer.password;
-      const bool reader = !config_.reader.name.empty() && creds.getUsername() == config_.reader.name &&
-                          creds.getPassword() == config_.reader.password;
-      if (!writer && !reader) return refuse(Status::HTTP_UNAUTHORIZED);
-      if (writes && !writer) return refuse(Status::HTTP_FORBIDDEN);
+void serve(const DavServer::Config& config, net::Request& req, net::Response& resp) {
+  const std::string method = req.method();
+  const bool writes = method == "PUT" || method == "DELETE";
+  auto creds = req.basic_credentials();
+  if (!creds) {
+    resp.set("WWW-Authenticate", "Basic realm=\"bosh-blobstore\"");
+    return resp.send(401, "");
+  }
+  const auto& [name, password] = *creds;
+  const bool writer = name == config.writer.name && same_secret(password, config.writer.password);
+  const bool reader = !config.reader.name.empty() && name == config.reader.name &&
+                      same_secret(password, config.reader.password);
+  if (!writer && !reader) return resp.send(401, "");
+  if (writes && !writer) return resp.send(403, "");
 
-      // /<xx>/<id> (davcli) or /<id>
-      std::string path = Poco::URI(req.getURI()).getPath();
-      std::string id = path.substr(path.rfind('/') + 1);
-      if (!valid_id(id)) return done(Status::HTTP_BAD_REQUEST);
-      const fs::path file = config_.root / dav_path(id);
-      std::error_code ec;
-      if (method == "GET" || method == "HEAD") {
-        if (!fs::is_regular_file(file, ec)) return done(Status::HTTP_NOT_FOUND);
-        resp.setStatus(Status::HTTP_OK);
-        resp.setContentType("application/octet-stream");
-        resp.setContentLength64(static_cast<Poco::UInt64>(fs::file_size(file)));
-        if (method == "HEAD") {
-          resp.send().flush();
-          return;
-        }
-        std::ifstream in(file, std::ios::binary);
-        Poco::StreamCopier::copyStream(in, resp.send());
-        return;
-      }
-      if (method == "DELETE") {
-        if (!fs::remove(file, ec)) return done(Status::HTTP_NOT_FOUND);
-        return done(Status::HTTP_NO_CONTENT);
-      }
-      if (method == "PUT") {
-        fs::create_directories(file.parent_path());
-        fs::path tmp = file.parent_path() / (".upload-" + random_uuid());
-        Hasher sha1(DigestAlgorithm::sha1);
-        {
-          std::ofstream out(tmp, std::ios::binary);
-          char buffer[1 << 16];
-          std::istream& in = req.stream();
-          std::uint64_t written = 0;
-          while (in) {
-            in.read(buffer, sizeof buffer);
-            sha1.update(buffer, static_cast<std::size_t>(in.gcount()));
-            out.write(buffer, in.gcount());
-            written += static_cast<std::uint64_t>(in.gcount());
-          }
-          const bool short_body = req.hasContentLength() &&
-                                  static_cast<std::uint64_t>(req.getContentLength64()) != written;
-          if (in.bad() || short_body) {  // the upload broke off: keep nothing
-            out.close();
-            fs::remove(tmp, ec);
-            return done(Status::HTTP_BAD_REQUEST);
-          }
-          if (!out) {
-            fs::remove(tmp, ec);
-            return done(Status::HTTP_INSUFFICIENT_STORAGE);
-          }
-        }
-        fs::rename(tmp, file);
-        resp.set("X-Blob-Sha1", sha1.hex_final());
-        return done(Status::HTTP_CREATED);
-      }
-      done(Status::HTTP_METHOD_NOT_ALLOWED);
-    } catch (const std::exception& e) {
-      log::error(kLog, "{} {}: {}", req.getMethod(), req.getURI(), e.what());
-      if (!resp.sent()) done(Poco::Net::HTTPResponse::HTTP_INTERNAL_SERVER_ERROR);
+  // /<xx>/<id> (davcli) or /<id>
+  const std::string path = net::percent_decode(req.path());
+  const std::string id = path.substr(path.rfind('/') + 1);
+  if (!valid_id(id)) return resp.send(400, "");
+  const fs::path file = config.root / dav_path(id);
+  std::error_code ec;
+  if (method == "GET" || method == "HEAD") {
+    if (!fs::is_regular_file(file, ec)) return resp.send(404, "");
+    std::ifstream in(file, std::ios::binary);
+    std::ostream& out = resp.begin(200, fs::file_size(file), "application/octet-stream");
+    if (method == "GET") Poco::StreamCopier::copyStream(in, out);
+    return;
+  }
+  if (method == "DELETE") {
+    if (!fs::remove(file, ec)) return resp.send(404, "");
+    return resp.send(204, "");
+  }
+  if (method != "PUT") return resp.send(405, "");
+  fs::create_directories(file.parent_path());
+  const fs::path tmp = file.parent_path() / (".upload-" + random_uuid());
+  Hasher sha1(DigestAlgorithm::sha1);
+  {
+    std::ofstream out(tmp, std::ios::binary);
+    char buffer[1 << 16];
+    std::istream& in = req.body();
+    while (in) {
+      in.read(buffer, sizeof buffer);
+      sha1.update(buffer, static_cast<std::size_t>(in.gcount()));
+      out.write(buffer, in.gcount());
+    }
+    if (!req.body_error().empty()) {  // the upload broke off: keep nothing
+      out.close();
+      fs::remove(tmp, ec);
+      return resp.send(req.body_error_status(), req.body_error());
+    }
+    if (!out) {
+      out.close();
+      fs::remove(tmp, ec);
+      return resp.send(507, "");
     }
   }
-
- private:
-  const DavServer::Config& config_;
-};
-
-class ServerFactory : public Poco::Net::HTTPRequestHandlerFactory {
- public:
-  explicit ServerFactory(const DavServer::Config& config) : config_(config) {}
-  Poco::Net::HTTPRequestHandler* createRequestHandler(const Poco::Net::HTTPServerRequest&) override {
-    return new ServerHandler(config_);
-  }
-
- private:
-  const DavServer::Config& config_;
-};
+  fs::rename(tmp, file);
+  resp.set("X-Blob-Sha1", sha1.hex_final());
+  resp.send(201, "");
+}
 
 }  // namespace
 
@@ -304,31 +252,25 @@ std::unique_ptr<plugin::Blobstore> make_dav_blobstore(plugin::HostServices&, con
 
 struct DavServer::Impl {
   Config config;
-  std::unique_ptr<Poco::Net::ServerSocket> socket;
-  std::unique_ptr<Poco::Net::HTTPServer> server;
+  std::unique_ptr<net::Server> server;
 };
 
 DavServer::DavServer(Config config) : impl_(std::make_unique<Impl>()) {
   impl_->config = std::move(config);
   if (impl_->config.writer.name.empty()) fail<InputError>("bosh-blobstore: a writer user is required");
   fs::create_directories(impl_->config.root);
-  Poco::Net::SocketAddress address(impl_->config.address, static_cast<Poco::UInt16>(impl_->config.port));
-  if (!impl_->config.tls_cert.empty()) {
-    Poco::Net::Context::Ptr context =
-        new Poco::Net::Context(Poco::Net::Context::TLS_SERVER_USE, impl_->config.tls_key.string(),
-                               impl_->config.tls_cert.string(), "", Poco::Net::Context::VERIFY_NONE);
-    impl_->socket = std::make_unique<Poco::Net::SecureServerSocket>(address, 64, context);
-  } else {
-    impl_->socket = std::make_unique<Poco::Net::ServerSocket>(address);
-  }
-  auto params = new Poco::Net::HTTPServerParams;
-  params->setMaxThreads(16);
-  impl_->server = std::make_unique<Poco::Net::HTTPServer>(new ServerFactory(impl_->config), *impl_->socket, params);
-  impl_->server->start();
+  net::ServerConfig sc;
+  sc.name = "bosh-blobstore";
+  sc.address = impl_->config.address;
+  sc.port = impl_->config.port;
+  sc.tls_cert = impl_->config.tls_cert;
+  sc.tls_key = impl_->config.tls_key;
+  const Config& c = impl_->config;
+  impl_->server = std::make_unique<net::Server>(sc, [&c](net::Request& req, net::Response& resp) { serve(c, req, resp); });
 }
 
-DavServer::~DavServer() { impl_->server->stopAll(true); }
+DavServer::~DavServer() = default;
 
-int DavServer::port() const { return impl_->socket->address().port(); }
+int DavServer::port() const { return impl_->server->port(); }
 
 }  // namespace bosh::blobstore

@@ -132,14 +132,4 @@ void Ui::finish() {
   out_ << '\n';
 }
 
-std::string utc_time(std::int64_t t, const char* format) {
-  if (t <= 0) return "";
-  std::time_t tt = static_cast<std::time_t>(t);
-  std::tm tm{};
-  gmtime_r(&tt, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, format, &tm);
-  return buf;
-}
-
 }  // namespace bosh::cli

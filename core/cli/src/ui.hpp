@@ -2,6 +2,8 @@
 // --json, one JSON document for programs: {"tables": [...], "lines": [...]}.
 #pragma once
 
+#include "bosh/common/clock.hpp"
+
 #include <cstdint>
 #include <iosfwd>
 #include <string>
@@ -57,8 +59,7 @@ class Ui {
   std::vector<std::string> lines_;
 };
 
-// Unix seconds as "2026-12-01 08:00:00 UTC", or in an strftime format ("" for 0 or less).
-std::string utc_time(std::int64_t unix_seconds, const char* format = "%Y-%m-%d %H:%M:%S UTC");
+using bosh::utc_time;  // core/common/clock.hpp
 
 // Display width in terminal columns (UTF-8 aware, ANSI escapes ignored).
 std::size_t display_width(const std::string& s);

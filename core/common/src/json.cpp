@@ -7,6 +7,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
+#include <set>
 #include <sstream>
 #include <vector>
 
@@ -15,6 +16,7 @@
 #include <Poco/JSON/Parser.h>
 
 #include "bosh/common/error.hpp"
+#include "bosh/common/utf8.hpp"
 
 namespace bosh {
 
@@ -153,28 +155,6 @@ class JsonScanner {
     return code;
   }
 
-  // Length of the valid UTF-8 sequence at pos_, or 0.
-  std::size_t utf8_length() const {
-    auto byte = [&](std::size_t i) { return pos_ + i < text_.size() ? static_cast<unsigned char>(text_[pos_ + i]) : 0u; };
-    auto cont = [&](std::size_t i) { return (byte(i) & 0xC0) == 0x80; };
-    unsigned c = byte(0);
-    if (c < 0x80) return 1;
-    if (c >= 0xC2 && c <= 0xDF) return cont(1) ? 2 : 0;
-    if (c >= 0xE0 && c <= 0xEF) {
-      if (!cont(1) || !cont(2)) return 0;
-      if (c == 0xE0 && byte(1) < 0xA0) return 0;   // overlong
-      if (c == 0xED && byte(1) >= 0xA0) return 0;  // surrogates
-      return 3;
-    }
-    if (c >= 0xF0 && c <= 0xF4) {
-      if (!cont(1) || !cont(2) || !cont(3)) return 0;
-      if (c == 0xF0 && byte(1) < 0x90) return 0;
-      if (c == 0xF4 && byte(1) >= 0x90) return 0;
-      return 4;
-    }
-    return 0;
-  }
-
   void string() {
     std::size_t start = pos_;
     ++pos_;  // opening quote
@@ -208,10 +188,52 @@ class JsonScanner {
         ++pos_;
         continue;
       }
-      std::size_t length = utf8_length();
+      std::size_t length = utf8_sequence_length(text_, pos_);
       if (length == 0) fail("invalid UTF-8 in string");
       pos_ += length;
     }
+  }
+
+  // A scanned string's content with its escapes resolved (the scan has
+  // checked them), so "a" and "\u0061" are the same key.
+  static std::string decoded(std::string_view raw) {
+    if (raw.find('\\') == std::string_view::npos) return std::string(raw);
+    std::string out;
+    auto hex = [&](std::size_t at) { return static_cast<unsigned>(std::stoul(std::string(raw.substr(at, 4)), nullptr, 16)); };
+    for (std::size_t i = 0; i < raw.size(); ++i) {
+      if (raw[i] != '\\') {
+        out += raw[i];
+        continue;
+      }
+      const char e = raw[++i];
+      if (e != 'u') {
+        static const std::string_view from = "\"\\/bfnrt", to = "\"\\/\b\f\n\r\t";
+        out += to[from.find(e)];
+        continue;
+      }
+      unsigned code = hex(i + 1);
+      i += 4;
+      if (code >= 0xD800 && code <= 0xDBFF) {
+        code = 0x10000 + ((code - 0xD800) << 10) + (hex(i + 3) - 0xDC00);
+        i += 6;
+      }
+      if (code < 0x80) {
+        out += static_cast<char>(code);
+      } else if (code < 0x800) {
+        out += static_cast<char>(0xC0 | (code >> 6));
+        out += static_cast<char>(0x80 | (code & 0x3F));
+      } else if (code < 0x10000) {
+        out += static_cast<char>(0xE0 | (code >> 12));
+        out += static_cast<char>(0x80 | ((code >> 6) & 0x3F));
+        out += static_cast<char>(0x80 | (code & 0x3F));
+      } else {
+        out += static_cast<char>(0xF0 | (code >> 18));
+        out += static_cast<char>(0x80 | ((code >> 12) & 0x3F));
+        out += static_cast<char>(0x80 | ((code >> 6) & 0x3F));
+        out += static_cast<char>(0x80 | (code & 0x3F));
+      }
+    }
+    return out;
   }
 
   void object(int depth) {
@@ -221,11 +243,17 @@ class JsonScanner {
       ++pos_;
       return;
     }
+    std::set<std::string> keys;
     for (;;) {
       if (peek() != '"') {
         fail("unexpected " + describe_here() + ", expected a string key");
       }
+      const std::size_t key_at = pos_;
       string();
+      // RFC 8259 leaves duplicate names to the reader; which one wins differs
+      // between readers, so a name given twice is refused.
+      if (const std::string key = decoded(text_.substr(key_at + 1, pos_ - key_at - 2)); !keys.insert(key).second)
+        fail_at(key_at, fmt::format("duplicate key \"{}\"", key));
       skip_space();
       if (peek() != ':') fail("unexpected " + describe_here() + ", expected ':' after the key");
       ++pos_;
@@ -276,7 +304,11 @@ class JsonScanner {
 
 // ---- serialisation ---------------------------------------------------------
 
-void write_string(std::string& out, const std::string& s) {
+void write_string(std::string& out, const std::string& text) {
+  // What we write is always JSON: bytes that are not UTF-8 (a file name, a
+  // program's output) become U+FFFD rather than an answer no client can read.
+  const std::string mended = is_utf8(text) ? std::string() : mend_utf8(text);
+  const std::string& s = mended.empty() ? text : mended;
   out += '"';
   for (char ch : s) {
     auto c = static_cast<unsigned char>(ch);

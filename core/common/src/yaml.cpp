@@ -1,17 +1,167 @@
 #include "bosh/common/yaml.hpp"
 
+#include <algorithm>
+#include <optional>
 #include <regex>
+#include <set>
+#include <sstream>
+#include <vector>
+
+#include <yaml-cpp/eventhandler.h>
+#include <yaml-cpp/parser.h>
 
 #include "bosh/common/fs.hpp"
+#include "bosh/common/utf8.hpp"
 
 namespace bosh {
 
-YAML::Node parse_yaml(std::string_view text, std::string_view origin) {
+namespace {
+
+// Walks the parser's events once, before any node is built: UTF-8, unique
+// keys, depth, and the size the document has once every alias is expanded
+// (each anchor's size is known when its node ends, so an alias costs one
+// lookup, however large what it names).
+class YamlGuard : public YAML::EventHandler {
+ public:
+  YamlGuard(std::string_view origin, const YamlLimits& limits) : origin_(origin), limits_(limits) {}
+
+  void OnDocumentStart(const YAML::Mark&) override {}
+  void OnDocumentEnd() override {}
+  void OnNull(const YAML::Mark& mark, YAML::anchor_t anchor) override { leaf(mark, anchor, "~", 0); }
+  void OnScalar(const YAML::Mark& mark, const std::string&, YAML::anchor_t anchor, const std::string& value) override {
+    if (auto bad = utf8_error_offset(value))
+      fail<InputError>("{}: not UTF-8 (byte 0x{:02x} at offset {} of this value)", where(mark),
+                       static_cast<unsigned char>(value[*bad]), *bad);
+    leaf(mark, anchor, value, value.size());
+  }
+  void OnAlias(const YAML::Mark& mark, YAML::anchor_t anchor) override {
+    if (++aliases_ > limits_.max_aliases)
+      fail<InputError>("{}: more than {} aliases in one document", where(mark), limits_.max_aliases);
+    if (anchor >= anchors_.size() || !anchors_[anchor].done)
+      fail<InputError>("{}: alias refers to a node that contains it", where(mark));
+    key_or_value(mark, std::nullopt);
+    count(mark, anchors_[anchor].nodes, anchors_[anchor].bytes);
+    add_to_parent(anchors_[anchor].nodes, anchors_[anchor].bytes);
+  }
+  void OnSequenceStart(const YAML::Mark& mark, const std::string&, YAML::anchor_t anchor,
+                       YAML::EmitterStyle::value) override {
+    open(mark, anchor, false);
+  }
+  void OnSequenceEnd() override { close(); }
+  void OnMapStart(const YAML::Mark& mark, const std::string&, YAML::anchor_t anchor,
+                  YAML::EmitterStyle::value) override {
+    open(mark, anchor, true);
+  }
+  void OnMapEnd() override { close(); }
+
+ private:
+  struct Frame {
+    bool is_map;
+    YAML::anchor_t anchor;
+    std::size_t nodes = 1, bytes = 0;
+    bool expect_key = true;  // maps: the next event is a key
+    std::set<std::string> keys;
+  };
+  struct Anchor {
+    bool done = false;
+    std::size_t nodes = 0, bytes = 0;
+  };
+
+  std::string where(const YAML::Mark& mark) const {
+    return fmt::format("{}:{}:{}", origin_, mark.line + 1, mark.column + 1);
+  }
+
+  // In a map, every other event is a key; scalar keys must be unique.
+  void key_or_value(const YAML::Mark& mark, const std::optional<std::string>& scalar) {
+    if (stack_.empty() || !stack_.back().is_map) return;
+    Frame& map = stack_.back();
+    if (map.expect_key && scalar && !map.keys.insert(*scalar).second)
+      fail<InputError>("{}: duplicate key '{}'", where(mark), *scalar);
+    map.expect_key = !map.expect_key;
+  }
+
+  // Every node counts once where it stands and once more for every alias to it.
+  void count(const YAML::Mark& mark, std::size_t nodes, std::size_t bytes) {
+    total_nodes_ += nodes;
+    total_bytes_ += bytes;
+    if (total_nodes_ > limits_.max_nodes)
+      fail<InputError>("{}: the document expands to more than {} nodes (aliases included)", where(mark),
+                       limits_.max_nodes);
+    if (total_bytes_ > limits_.max_bytes)
+      fail<InputError>("{}: the document expands to more than {} MiB of values (aliases included)", where(mark),
+                       limits_.max_bytes >> 20);
+  }
+
+  void add_to_parent(std::size_t nodes, std::size_t bytes) {
+    if (stack_.empty()) return;
+    stack_.back().nodes += nodes;
+    stack_.back().bytes += bytes;
+  }
+
+  void anchor_done(YAML::anchor_t anchor, std::size_t nodes, std::size_t bytes) {
+    if (anchor == YAML::NullAnchor) return;
+    if (anchors_.size() <= anchor) anchors_.resize(anchor + 1);
+    anchors_[anchor] = {true, nodes, bytes};
+  }
+
+  void leaf(const YAML::Mark& mark, YAML::anchor_t anchor, const std::string& value, std::size_t bytes) {
+    key_or_value(mark, value);
+    count(mark, 1, bytes);
+    add_to_parent(1, bytes);
+    anchor_done(anchor, 1, bytes);
+  }
+
+  void open(const YAML::Mark& mark, YAML::anchor_t anchor, bool is_map) {
+    key_or_value(mark, std::nullopt);
+    if (stack_.size() >= limits_.max_depth)
+      fail<InputError>("{}: nested more than {} levels deep", where(mark), limits_.max_depth);
+    count(mark, 1, 0);
+    if (anchor != YAML::NullAnchor && anchors_.size() <= anchor) anchors_.resize(anchor + 1);
+    stack_.push_back(Frame{is_map, anchor});
+  }
+
+  void close() {
+    Frame f = std::move(stack_.back());
+    stack_.pop_back();
+    anchor_done(f.anchor, f.nodes, f.bytes);
+    add_to_parent(f.nodes, f.bytes);
+  }
+
+  std::string_view origin_;
+  const YamlLimits& limits_;
+  std::vector<Frame> stack_;
+  std::vector<Anchor> anchors_;
+  std::size_t aliases_ = 0, total_nodes_ = 0, total_bytes_ = 0;
+};
+
+[[noreturn]] void yaml_syntax_error(const YAML::Exception& e, std::string_view origin) {
+  // yaml-cpp marks are 0-based; editors count from 1.
+  fail<InputError>("{}:{}:{}: {}", origin, e.mark.line + 1, e.mark.column + 1, e.msg);
+}
+
+}  // namespace
+
+YAML::Node parse_yaml(std::string_view text, std::string_view origin, const YamlLimits& limits) {
+  if (auto bad = utf8_error_offset(text)) {
+    const auto before = text.substr(0, *bad);
+    const std::size_t line = static_cast<std::size_t>(std::count(before.begin(), before.end(), '\n')) + 1;
+    const std::size_t line_start = before.rfind('\n') == std::string_view::npos ? 0 : before.rfind('\n') + 1;
+    fail<InputError>("{}:{}:{}: not UTF-8 (byte 0x{:02x})", origin, line, *bad - line_start + 1,
+                     static_cast<unsigned char>(text[*bad]));
+  }
+  const std::string owned(text);
   try {
-    return YAML::Load(std::string(text));
+    std::istringstream in(owned);
+    YAML::Parser parser(in);
+    YamlGuard guard(origin, limits);
+    parser.HandleNextDocument(guard);
   } catch (const YAML::Exception& e) {
-    // yaml-cpp marks are 0-based; editors count from 1.
-    fail<InputError>("{}:{}:{}: {}", origin, e.mark.line + 1, e.mark.column + 1, e.msg);
+    yaml_syntax_error(e, origin);
+  }
+  try {
+    return YAML::Load(owned);
+  } catch (const YAML::Exception& e) {
+    yaml_syntax_error(e, origin);
   }
 }
 

@@ -9,6 +9,7 @@
 #include "bosh/common/json.hpp"
 #include "bosh/common/yaml.hpp"
 #include "bosh/director/deployments.hpp"
+#include "bosh/director/diff.hpp"
 #include "bosh/director/tasks.hpp"
 #include "deploy.hpp"
 #include "router.hpp"
@@ -167,13 +168,11 @@ void add_deployment_routes(Router& r) {
   });
 
   r.add("GET", "/resources/:id", [](Call& c) {
-    std::ostringstream out;
-    try {
-      c.s.blobstore.get(c.params[0], out);
-    } catch (const plugin::BlobNotFound&) {
+    if (!c.s.blobstore.exists(c.params[0]))
       return c.error(Status::HTTP_NOT_FOUND, 100000, "Resource '" + c.params[0] + "' not found");
-    }
-    c.text(Status::HTTP_OK, out.str(), "application/octet-stream");
+    // Streamed as it is read from the blobstore (a log bundle may be large).
+    std::ostream& out = c.resp.begin(Status::HTTP_OK, std::nullopt, "application/octet-stream");
+    c.s.blobstore.get(c.params[0], out);
   });
 
   r.add("POST", "/cleanup", [](Call& c) {

@@ -64,6 +64,8 @@ DirectorConfig load_director_config(const std::filesystem::path& file) {
   c.nats = yaml_string(root, "nats", origin);
   c.workers = number(root, "workers", origin, 3);
   c.max_upload_mb = number(root, "max_upload_mb", origin, 10240);
+  c.max_request_mb = number(root, "max_request_mb", origin, 16);
+  c.http_workers = std::max(1, static_cast<int>(number(root, "http_workers", origin, 16)));
   c.agent_wait_timeout = static_cast<int>(number(root, "agent_wait_timeout", origin, 600));
   c.max_threads = std::max(1, static_cast<int>(number(root, "max_threads", origin, 32)));
   return c;

@@ -1,11 +1,10 @@
 #include "bosh/director/configs.hpp"
 
-#include <Poco/Data/RecordSet.h>
-#include <Poco/Data/Statement.h>
 #include <Poco/JSON/Array.h>
 #include <Poco/JSON/Object.h>
 
-#include <chrono>
+#include <ctime>
+#include <regex>
 #include <set>
 
 #include "bosh/common/clock.hpp"
@@ -15,123 +14,183 @@
 
 namespace bosh::director {
 
-using namespace Poco::Data::Keywords;
-
 namespace {
 
+constexpr const char* kColumns = "id, type, name, content, created_at";
 
-void check_content(const std::string& type, const std::string& content) {
-  const std::string origin = type + " config";
-  YAML::Node root = parse_yaml(content, origin);
-  if (!root.IsMap()) fail<InputError>("{}: expected a map, got {}", yaml_where(root, origin), yaml_type_name(root));
-  if (type == "cloud") {
-    static const std::set<std::string> known = {"azs", "vm_types", "vm_extensions", "disk_types", "networks",
-                                                "compilation"};
-    for (const auto& kv : root)
-      if (!known.count(kv.first.Scalar()))
-        fail<InputError>("{}: unknown key '{}' (expected azs, compilation, disk_types, networks, vm_extensions or "
-                         "vm_types)",
-                         yaml_where(kv.first, origin), kv.first.Scalar());
-    for (const char* list : {"azs", "vm_types", "vm_extensions", "disk_types", "networks"})
-      if (YAML::Node items = yaml_list(root, list, origin))
-        for (const auto& item : items) {
-          if (!item.IsMap() || yaml_string(item, "name", origin).empty())
-            fail<InputError>("{}: each of '{}' needs a name", yaml_where(item, origin), list);
-        }
-  }
+void check_name(const std::string& what, const std::string& value) {
+  static const std::regex allowed("[A-Za-z0-9_.-]{1,128}");
+  if (!std::regex_match(value, allowed))
+    fail<InputError>("config {} '{}' may only have letters, digits, '_', '.' and '-'", what, value);
 }
 
-std::vector<ConfigRow> read_rows(Poco::Data::Statement& st) {
-  st.execute();
-  Poco::Data::RecordSet rs(st);
-  std::vector<ConfigRow> out;
-  for (bool more = rs.moveFirst(); more; more = rs.moveNext())
-    out.push_back({rs[0].convert<std::int64_t>(), rs[1].convert<std::string>(), rs[2].convert<std::string>(),
-                   rs[3].convert<std::string>(), rs[4].convert<std::int64_t>()});
+ConfigRow to_row(const DbRow& r) {
+  return {std::stoll(r[0]), r[1], r[2], r[3], std::stoll(r[4])};
+}
+
+// Which ids are the latest of their type and name.
+std::set<std::int64_t> current_ids(Database& db) {
+  std::set<std::int64_t> out;
+  for (const auto& r : db.rows("SELECT MAX(id) FROM configs WHERE deleted = FALSE GROUP BY type, name"))
+    if (!r[0].empty()) out.insert(std::stoll(r[0]));
   return out;
 }
 
 }  // namespace
 
+void check_config(const std::string& type, const std::string& content) {
+  const std::string origin = type + " config";
+  YAML::Node root = parse_yaml(content, origin);
+  if (!root.IsMap()) fail<InputError>("{}: expected a map, got {}", yaml_where(root, origin), yaml_type_name(root));
+  if (type != "cloud") return;
+  static const std::set<std::string> known = {"azs", "vm_types", "vm_extensions", "disk_types", "networks",
+                                              "compilation"};
+  for (const auto& kv : root)
+    if (!known.count(kv.first.Scalar()))
+      fail<InputError>("{}: unknown key '{}' (expected azs, compilation, disk_types, networks, vm_extensions or "
+                       "vm_types)",
+                       yaml_where(kv.first, origin), kv.first.Scalar());
+  for (const char* list : {"azs", "vm_types", "vm_extensions", "disk_types", "networks"})
+    if (YAML::Node items = yaml_list(root, list, origin)) {
+      std::set<std::string> names;
+      for (const auto& item : items) {
+        if (!item.IsMap() || yaml_string(item, "name", origin).empty())
+          fail<InputError>("{}: each of '{}' needs a name", yaml_where(item, origin), list);
+        const std::string name = yaml_string(item, "name", origin);
+        if (!names.insert(name).second)
+          fail<InputError>("{}: {} '{}' is defined twice", yaml_where(item["name"], origin), list, name);
+      }
+    }
+}
+
 ConfigRow update_config(Database& db, const std::string& type, const std::string& name, const std::string& content) {
-  static const std::set<std::string> types = {"cloud", "runtime", "cpi"};
-  if (!types.count(type)) fail<InputError>("config type '{}' is not cloud, runtime or cpi", type);
-  if (name.empty()) fail<InputError>("a config needs a name");
-  check_content(type, content);
+  check_name("type", type);
+  check_name("name", name);
+  check_config(type, content);
   if (auto latest = latest_config(db, type, name); latest && latest->content == content) return *latest;
-  auto s = db.session();
-  std::string t = type, n = name, c = content;
-  std::int64_t at = now_seconds();
-  s << db.sql("INSERT INTO configs (type, name, content, created_at) VALUES (?, ?, ?, ?)"), use(t), use(n), use(c),
-      use(at), now;
-  return *latest_config(db, type, name);
+  const std::int64_t id = db.insert("INSERT INTO configs (type, name, content, created_at) VALUES (?, ?, ?, ?)",
+                                    {type, name, content, now_seconds()});
+  return *config_by_id(db, id);
 }
 
 std::optional<ConfigRow> latest_config(Database& db, const std::string& type, const std::string& name) {
-  auto s = db.session();
-  std::string t = type, n = name;
-  Poco::Data::Statement st(s);
-  st << db.sql("SELECT id, type, name, content, created_at FROM configs WHERE type = ? AND name = ? AND deleted = "
-               "FALSE ORDER BY id DESC LIMIT 1"),
-      use(t), use(n);
-  auto rows = read_rows(st);
+  auto rows = db.rows(fmt::format("SELECT {} FROM configs WHERE type = ? AND name = ? AND deleted = FALSE ORDER BY id "
+                                  "DESC LIMIT 1",
+                                  kColumns),
+                      {type, name});
   if (rows.empty()) return std::nullopt;
-  return rows.front();
+  ConfigRow row = to_row(rows.front());
+  row.current = true;
+  return row;
 }
 
-std::vector<ConfigRow> list_configs(Database& db, const std::string& type, bool latest_only) {
-  auto s = db.session();
-  std::string t = type;
-  Poco::Data::Statement st(s);
-  st << db.sql("SELECT id, type, name, content, created_at FROM configs WHERE (? = '' OR type = ?) AND deleted = FALSE "
-               "ORDER BY id DESC"),
-      use(t), use(t);
-  auto rows = read_rows(st);
-  if (!latest_only) return rows;
+std::vector<ConfigRow> latest_configs(Database& db, const std::string& type) {
+  ConfigFilter f;
+  f.type = type;
+  auto rows = list_configs(db, f);
+  std::reverse(rows.begin(), rows.end());  // oldest name first: a stable merge order
+  return rows;
+}
+
+std::optional<ConfigRow> config_by_id(Database& db, std::int64_t id) {
+  auto rows = db.rows(fmt::format("SELECT {} FROM configs WHERE id = ? AND deleted = FALSE", kColumns), {id});
+  if (rows.empty()) return std::nullopt;
+  ConfigRow row = to_row(rows.front());
+  row.current = current_ids(db).count(row.id) > 0;
+  return row;
+}
+
+std::vector<ConfigRow> list_configs(Database& db, const ConfigFilter& filter) {
+  const auto current = current_ids(db);
   std::vector<ConfigRow> out;
-  std::set<std::pair<std::string, std::string>> seen;
-  for (auto& r : rows)
-    if (seen.insert({r.type, r.name}).second) out.push_back(std::move(r));
-  return out;
-}
-
-void record_event(Database& db, const Event& e) {
-  auto s = db.session();
-  Event v = e;
-  std::int64_t at = now_seconds();
-  s << db.sql("INSERT INTO events (timestamp, username, action, object_type, object_name, task, deployment, instance, "
-              "error, context) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"),
-      use(at), use(v.user), use(v.action), use(v.object_type), use(v.object_name), use(v.task), use(v.deployment),
-      use(v.instance), use(v.error), use(v.context), now;
-}
-
-plugin::Json list_events(Database& db, int limit) {
-  auto s = db.session();
-  int l = limit;
-  Poco::Data::Statement st(s);
-  st << db.sql("SELECT id, timestamp, username, action, object_type, object_name, task, deployment, instance, "
-               "COALESCE(error, ''), context FROM events ORDER BY id DESC LIMIT ?"),
-      use(l);
-  st.execute();
-  Poco::Data::RecordSet rs(st);
-  Poco::JSON::Array::Ptr out = new Poco::JSON::Array;
-  for (bool more = rs.moveFirst(); more; more = rs.moveNext()) {
-    Poco::JSON::Object::Ptr o = new Poco::JSON::Object;
-    o->set("id", rs[0].convert<std::string>());
-    o->set("timestamp", rs[1].convert<std::int64_t>());
-    o->set("user", rs[2].convert<std::string>());
-    o->set("action", rs[3].convert<std::string>());
-    o->set("object_type", rs[4].convert<std::string>());
-    o->set("object_name", rs[5].convert<std::string>());
-    o->set("task", rs[6].convert<std::string>());
-    o->set("deployment", rs[7].convert<std::string>());
-    o->set("instance", rs[8].convert<std::string>());
-    std::string error = rs[9].convert<std::string>();
-    o->set("error", error.empty() ? plugin::Json() : plugin::Json(error));
-    o->set("context", parse_json(rs[10].convert<std::string>(), "event context"));
-    out->add(o);
+  for (const auto& r : db.rows(fmt::format("SELECT {} FROM configs WHERE (? = '' OR type = ?) AND (? = '' OR name = ?) "
+                                           "AND deleted = FALSE ORDER BY id DESC",
+                                           kColumns),
+                               {filter.type, filter.type, filter.name, filter.name})) {
+    ConfigRow row = to_row(r);
+    row.current = current.count(row.id) > 0;
+    if (filter.latest && !row.current) continue;
+    out.push_back(std::move(row));
+    if (static_cast<int>(out.size()) >= filter.limit) break;
   }
   return out;
+}
+
+int delete_configs(Database& db, const std::string& type, const std::string& name) {
+  return static_cast<int>(
+      db.exec("UPDATE configs SET deleted = ? WHERE type = ? AND name = ? AND deleted = FALSE", {db_bool(true), type, name}));
+}
+
+bool delete_config_id(Database& db, std::int64_t id) {
+  return db.exec("UPDATE configs SET deleted = ? WHERE id = ? AND deleted = FALSE", {db_bool(true), id}) > 0;
+}
+
+std::string ruby_time(std::int64_t unix_seconds) { return utc_time(unix_seconds, "%Y-%m-%d %H:%M:%S UTC"); }
+
+std::int64_t record_event(Database& db, const Event& e) {
+  return db.insert("INSERT INTO events (parent_id, timestamp, username, action, object_type, object_name, task, "
+                   "deployment, instance, error, context) VALUES (NULLIF(?, 0), ?, ?, ?, ?, ?, ?, ?, ?, NULLIF(?, ''), ?)",
+                   {e.parent_id, now_seconds(), e.user, e.action,
+                    e.object_type, e.object_name, e.task, e.deployment, e.instance, e.error, e.context});
+}
+
+namespace {
+
+constexpr const char* kEventColumns =
+    "id, COALESCE(parent_id, 0), timestamp, username, action, object_type, object_name, task, deployment, instance, "
+    "COALESCE(error, ''), context";
+
+plugin::Json event_json(const DbRow& r) {
+  Poco::JSON::Object::Ptr o = new Poco::JSON::Object;
+  o->set("id", r[0]);
+  if (r[1] != "0") o->set("parent_id", r[1]);
+  o->set("timestamp", std::stoll(r[2]));
+  o->set("user", r[3]);
+  o->set("action", r[4]);
+  o->set("object_type", r[5]);
+  o->set("object_name", r[6]);
+  o->set("task", r[7]);
+  o->set("deployment", r[8]);
+  o->set("instance", r[9]);
+  o->set("error", r[10].empty() ? plugin::Json() : plugin::Json(r[10]));
+  plugin::Json context = plugin::json_object();
+  try {
+    context = parse_json(r[11].empty() ? "{}" : r[11], "event context");
+  } catch (const Error&) {
+  }
+  o->set("context", context);
+  return o;
+}
+
+}  // namespace
+
+plugin::Json list_events(Database& db, const EventFilter& f) {
+  std::string where = "1 = 1";
+  std::vector<DbParam> params;
+  auto add = [&](const char* clause, DbParam value) {
+    where += std::string(" AND ") + clause;
+    params.push_back(std::move(value));
+  };
+  if (f.before_id) add("id < ?", f.before_id);
+  if (f.before_time) add("timestamp < ?", f.before_time);
+  if (f.after_time) add("timestamp > ?", f.after_time);
+  for (const auto& [column, value] : std::vector<std::pair<const char*, const std::string*>>{
+           {"deployment = ?", &f.deployment}, {"task = ?", &f.task}, {"instance = ?", &f.instance},
+           {"username = ?", &f.user}, {"action = ?", &f.action}, {"object_type = ?", &f.object_type},
+           {"object_name = ?", &f.object_name}})
+    if (!value->empty()) add(column, *value);
+  params.push_back(std::int64_t{std::clamp(f.limit, 1, 1000)});
+  Poco::JSON::Array::Ptr out = new Poco::JSON::Array;
+  for (const auto& r :
+       db.rows(fmt::format("SELECT {} FROM events WHERE {} ORDER BY id DESC LIMIT ?", kEventColumns, where), params))
+    out->add(event_json(r));
+  return out;
+}
+
+std::optional<plugin::Json> event_by_id(Database& db, std::int64_t id) {
+  auto rows = db.rows(fmt::format("SELECT {} FROM events WHERE id = ?", kEventColumns), {id});
+  if (rows.empty()) return std::nullopt;
+  return event_json(rows.front());
 }
 
 }  // namespace bosh::director

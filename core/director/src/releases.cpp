@@ -17,6 +17,7 @@
 #include "bosh/common/archive.hpp"
 #include "bosh/release/tarball.hpp"
 #include "dependency_key.hpp"
+#include "uploads.hpp"
 
 namespace bosh::director {
 
@@ -36,7 +37,7 @@ std::string join_json(const std::vector<std::string>& items) {
 
 std::string upload_release_task(TaskContext& ctx) {
   auto payload = as_object(parse_json(ctx.task().payload, "task payload"), "task payload");
-  const fs::path tarball = get_string(payload, "path", "task payload");
+  const fs::path tarball = fetch_upload(ctx, payload);
   RemoveOnExit cleanup(tarball);  // the upload is consumed, whatever the outcome
 
   ctx.event("Extracting release", "Extracting release", 1, 1, "started");

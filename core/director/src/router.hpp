@@ -4,9 +4,6 @@
 // the call's params, in order.
 #pragma once
 
-#include <Poco/Net/HTTPServerRequest.h>
-#include <Poco/Net/HTTPServerResponse.h>
-
 #include <functional>
 #include <map>
 #include <optional>
@@ -14,15 +11,23 @@
 #include <vector>
 
 #include "bosh/director/services.hpp"
+#include "bosh/net/http_server.hpp"
 #include "bosh/plugin/json.hpp"
 
 namespace bosh::director {
 
-using Status = Poco::Net::HTTPResponse::HTTPStatus;
+// The statuses the routes answer with.
+namespace Status {
+inline constexpr int HTTP_OK = 200, HTTP_CREATED = 201, HTTP_NO_CONTENT = 204, HTTP_PARTIAL_CONTENT = 206,
+                     HTTP_FOUND = 302, HTTP_BAD_REQUEST = 400, HTTP_UNAUTHORIZED = 401, HTTP_FORBIDDEN = 403,
+                     HTTP_NOT_FOUND = 404, HTTP_METHOD_NOT_ALLOWED = 405, HTTP_CONFLICT = 409,
+                     HTTP_PRECONDITION_FAILED = 412, HTTP_REQUEST_ENTITY_TOO_LARGE = 413,
+                     HTTP_UNPROCESSABLE_ENTITY = 422, HTTP_INTERNAL_SERVER_ERROR = 500;
+}
 
 struct Call {
-  Poco::Net::HTTPServerRequest& req;
-  Poco::Net::HTTPServerResponse& resp;
+  net::Request& req;
+  net::Response& resp;
   DirectorServices& s;
   std::string user;  // empty on public routes without credentials
   std::vector<std::string> params;
@@ -30,14 +35,17 @@ struct Call {
 
   std::string q(const std::string& key, const std::string& fallback = "") const;
   bool flag(const std::string& key) const;  // ?key=true|1
-  // The whole request body (for small bodies: manifests, JSON).
+  // The whole request body (manifests, JSON), refused with 413 past
+  // director.yml's max_request_mb before it is read.
   std::string body();
-  void json(Status status, const plugin::Json& value);
-  void error(Status status, int code, const std::string& description);
+  // The body as JSON (an object), InputError naming what is wrong.
+  plugin::JsonObject::Ptr json_body();
+  void json(int status, const plugin::Json& value);
+  void error(int status, int code, const std::string& description);
   // 302 Location: /tasks/<id>, as every mutating request answers.
   void task(std::int64_t id);
   void no_content();
-  void text(Status status, const std::string& body, const std::string& content_type = "text/plain");
+  void text(int status, const std::string& body, const std::string& content_type = "text/plain");
 };
 
 using RouteHandler = std::function<void(Call&)>;
@@ -64,13 +72,14 @@ class Router {
 };
 
 // Each file of routes adds its own.
-void add_core_routes(Router& router);        // info, tasks, locks, events, configs
+void add_task_routes(Router& router);        // info, tasks, locks, events
+void add_config_routes(Router& router);      // configs and the legacy cloud/runtime/cpi config routes
 void add_upload_routes(Router& router);      // releases, stemcells
 void add_deployment_routes(Router& router);  // deployments and what hangs off them
 
-// Saves an upload (the tarball as the body, or JSON {"location": URL}) under
-// state_dir/uploads, bounded by max_upload_mb; answers the error itself and
-// returns nullopt when it cannot.
-std::optional<std::filesystem::path> receive_upload(Call& call);
+// "12" -> 12; nullopt for anything but a positive decimal number.
+std::optional<std::int64_t> positive_id(const std::string& text);
+// ?limit= within [1, max], `fallback` when absent; InputError when not a number.
+int bounded_limit(const Call& call, int fallback, int max);
 
 }  // namespace bosh::director

@@ -13,6 +13,7 @@
 #include "bosh/common/json.hpp"
 #include "bosh/common/yaml.hpp"
 #include "bosh/director/configs.hpp"
+#include "uploads.hpp"
 
 namespace bosh::director {
 
@@ -61,7 +62,7 @@ std::string format_list(const std::vector<std::string>& items) {
 
 std::string upload_stemcell_task(TaskContext& ctx) {
   auto payload = as_object(parse_json(ctx.task().payload, "task payload"), "task payload");
-  const fs::path tarball = get_string(payload, "path", "task payload");
+  const fs::path tarball = fetch_upload(ctx, payload);
   const bool fix = payload->has("fix") && payload->getValue<bool>("fix");
   RemoveOnExit cleanup(tarball);  // the upload is consumed, whatever the outcome
   const std::string stage = "Update stemcell";
@@ -182,6 +183,10 @@ std::string delete_stemcell(TaskContext& ctx, const std::string& name, const std
   s.commit();
   record_event(db, {ctx.task().username, "delete", "stemcell", name + "/" + version, std::to_string(ctx.task().id)});
   return fmt::format("Deleted stemcell '{}/{}' ({})", name, version, cid);
+}
+
+bool stemcell_exists(Database& db, const std::string& name, const std::string& version) {
+  return !db.rows("SELECT id FROM stemcells WHERE name = ? AND version = ?", {name, version}).empty();
 }
 
 plugin::Json list_stemcells(Database& db) {

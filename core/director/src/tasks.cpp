@@ -170,7 +170,8 @@ std::optional<Task> TaskQueue::get(std::int64_t id) {
   });
 }
 
-std::vector<Task> TaskQueue::recent(int limit, const std::vector<std::string>& states, const std::string& deployment) {
+std::vector<Task> TaskQueue::recent(int limit, const std::vector<std::string>& states, const std::string& deployment,
+                                    const std::vector<std::string>& types) {
   return guarded(db_, "list tasks", [&] {
     auto s = db_.session();
     // Filters in SQL, before the LIMIT.
@@ -185,6 +186,12 @@ std::vector<Task> TaskQueue::recent(int limit, const std::vector<std::string>& s
     if (!deployment.empty()) {
       where += where.empty() ? " WHERE deployment = ?" : " AND deployment = ?";
       values.push_back(deployment);
+    }
+    if (!types.empty()) {
+      where += where.empty() ? " WHERE type IN (" : " AND type IN (";
+      for (std::size_t i = 0; i < types.size(); ++i) where += i ? ", ?" : "?";
+      where += ")";
+      values.insert(values.end(), types.begin(), types.end());
     }
     int l = limit;
     Poco::Data::Statement st(s);

@@ -12,6 +12,7 @@
 #include "bosh/common/json.hpp"
 #include "bosh/common/yaml.hpp"
 #include "bosh/director/deployments.hpp"
+#include "bosh/director/diff.hpp"
 #include "bosh/director/manifest.hpp"
 #include "deploy.hpp"
 

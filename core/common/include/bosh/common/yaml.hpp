@@ -12,8 +12,22 @@
 
 namespace bosh {
 
+// What one YAML text may expand to. Every YAML read goes through parse_yaml,
+// which checks these on the parser's events before any node is built (an
+// alias costs what its anchor holds, so a "billion laughs" is refused after
+// reading it once, in time and memory bounded by its size).
+struct YamlLimits {
+  std::size_t max_aliases = 10000;      // alias uses (*name) in one document
+  std::size_t max_depth = 256;          // nesting of maps and lists
+  std::size_t max_nodes = 2'000'000;    // nodes after expanding every alias
+  std::size_t max_bytes = 128u << 20;   // scalar bytes after expanding every alias
+};
+
 // Parses one YAML document; InputError "<origin>:<line>:<col>: <problem>".
-YAML::Node parse_yaml(std::string_view text, std::string_view origin);
+// Also refused, with the line: text that is not UTF-8, a key given twice in
+// one map (YAML 1.2), an alias to a node that contains it, and anything past
+// `limits`.
+YAML::Node parse_yaml(std::string_view text, std::string_view origin, const YamlLimits& limits = {});
 // Reads and parses a file; IoError when it cannot be read.
 YAML::Node load_yaml_file(const std::filesystem::path& path);
 

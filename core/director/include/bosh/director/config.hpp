@@ -11,7 +11,9 @@
 //   cpi: {plugin: local, properties: {...}}
 //   nats: nats://user:password@host:4222
 //   workers: 3
-//   max_upload_mb: 10240
+//   max_upload_mb: 10240               # release and stemcell tarballs
+//   max_request_mb: 16                 # every other request body (manifests, configs, JSON)
+//   http_workers: 16                   # API requests served at once (more wait, then get 503)
 //   agent_wait_timeout: 600             # seconds for a new VM's agent to answer
 //   max_threads: 32                     # parallel instances for deletes, post-deploy, start/stop
 #pragma once
@@ -44,6 +46,8 @@ struct DirectorConfig {
   std::string nats;
   int workers = 3;
   long long max_upload_mb = 10240;
+  long long max_request_mb = 16;
+  int http_workers = 16;
   int agent_wait_timeout = 600;  // seconds a new VM's agent gets to answer its first ping
   int max_threads = 32;          // instances a task works on at once where the manifest says nothing (delete, post-deploy, state changes)
 };

@@ -20,9 +20,5 @@ plugin::Json list_deployments(Database& db);
 // GET /deployments/<d>/vms and /instances (without format=full).
 plugin::Json list_vms(Database& db, const std::string& deployment, bool instances);
 
-// The manifest diff `bosh deploy` shows: [[line, "added"|"removed"|null], ...]
-// between the deployed manifest (empty for a new deployment) and `manifest`,
-// values under `properties` and `env` redacted unless `redact` is false.
-plugin::Json manifest_diff(const std::string& old_manifest, const std::string& manifest, bool redact);
 
 }  // namespace bosh::director

@@ -11,7 +11,7 @@
 
 namespace bosh::director {
 
-// The "update_release" task (BOSH's name): payload {"path": "<uploaded tarball>"}.
+// The "update_release" task (BOSH's name): payload {"path": "<uploaded tarball>" | "location": URL, "sha1"?, "fix"}.
 std::string upload_release_task(TaskContext& ctx);
 
 // "delete_release": payload {"name", "version" (optional: all versions), "force"}.

@@ -11,11 +11,14 @@
 
 namespace bosh::director {
 
-// "update_stemcell": payload {"path": "<uploaded tarball>", "fix": bool}.
+// "update_stemcell": payload {"path": "<uploaded tarball>" | "location": URL, "sha1"?, "fix": bool}.
 std::string upload_stemcell_task(TaskContext& ctx);
 // "delete_stemcell": payload {"name", "version", "force": bool}.
 std::string delete_stemcell_task(TaskContext& ctx);
 std::string delete_stemcell(TaskContext& ctx, const std::string& name, const std::string& version, bool force);
+
+// True when a stemcell of that name and version is uploaded (POST /stemcell_uploads).
+bool stemcell_exists(Database& db, const std::string& name, const std::string& version);
 
 // GET /stemcells: [{name, operating_system, version, cid, cpi, deployments: [{name}], api_version, id}]
 plugin::Json list_stemcells(Database& db);

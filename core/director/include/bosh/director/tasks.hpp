@@ -35,8 +35,9 @@ class TaskQueue {
   // queued -> cancelled, processing -> cancelling; false when already finished.
   bool cancel(std::int64_t id);
   std::optional<Task> get(std::int64_t id);
-  // Newest first; only these states (any when empty) and this deployment (any when empty).
-  std::vector<Task> recent(int limit, const std::vector<std::string>& states = {}, const std::string& deployment = "");
+  // Newest first; only these states, this deployment and these types (any when empty).
+  std::vector<Task> recent(int limit, const std::vector<std::string>& states = {}, const std::string& deployment = "",
+                           const std::vector<std::string>& types = {});
   // At start: tasks a previous life of this director (worker names starting
   // with `director_id`) left processing become errors saying so; their locks
   // are released. Returns how many.
