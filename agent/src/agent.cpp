@@ -449,24 +449,40 @@ struct Agent::Impl {
     return out;
   }
 
-  // fetch_logs ["job"|"agent", [filters]]: a tarball of the logs in the blobstore.
+  // fetch_logs [TYPES, [filters]]: a tarball of the logs in the blobstore.
+  // TYPES is job, agent or system, or several joined by ',' (each then under
+  // its own folder in the tarball). Symlinks are not followed: a job cannot
+  // hand out files outside its log folder.
   plugin::Json fetch_logs(const Poco::JSON::Array::Ptr& args) {
-    std::string type = args && args->size() > 0 ? args->get(0).toString() : "job";
-    if (type != "job" && type != "agent") fail<InputError>("fetch_logs: log type '{}' is not job or agent", type);
-    const fs::path root = type == "job" ? options.base_dir / "sys/log" : options.base_dir / "bosh/log";
-    fs::create_directories(root);
+    const std::string types = args && args->size() > 0 ? args->get(0).toString() : "job";
+    std::vector<std::pair<std::string, fs::path>> roots;
+    std::stringstream list(types);
+    for (std::string type; std::getline(list, type, ',');) {
+      if (type == "job") roots.emplace_back(type, options.base_dir / "sys/log");
+      else if (type == "agent") roots.emplace_back(type, options.base_dir / "bosh/log");
+      else if (type == "system") roots.emplace_back(type, options.system_log_dir);
+      else fail<InputError>("fetch_logs: log type '{}' is not job, agent or system", type);
+    }
+    if (roots.empty()) fail<InputError>("fetch_logs: no log type given");
     std::vector<std::string> filters;
     if (args && args->size() > 1 && !args->get(1).isEmpty())
       for (const auto& f : *as_array(args->get(1), "fetch_logs: filters")) filters.push_back(f.toString());
     if (filters.empty()) filters.push_back("**/*");
     std::vector<TarInput> inputs;
     std::set<std::string> seen;
-    for (const auto& entry : fs::recursive_directory_iterator(root)) {
-      if (!entry.is_regular_file()) continue;
-      std::string rel = entry.path().lexically_relative(root).generic_string();
-      bool match = false;
-      for (const auto& f : filters) match = match || glob_match(f, rel);
-      if (match && seen.insert(rel).second) inputs.push_back({rel, entry.path()});
+    for (const auto& [type, root] : roots) {
+      std::error_code ec;
+      fs::create_directories(root, ec);
+      if (!fs::is_directory(root, ec)) continue;
+      for (auto it = fs::recursive_directory_iterator(root, ec); !ec && it != fs::recursive_directory_iterator();
+           it.increment(ec)) {
+        if (it->is_symlink(ec) || !it->is_regular_file(ec)) continue;
+        const std::string rel = it->path().lexically_relative(root).generic_string();
+        bool match = false;
+        for (const auto& f : filters) match = match || glob_match(f, rel);
+        const std::string name = roots.size() == 1 ? rel : type + "/" + rel;
+        if (match && seen.insert(name).second) inputs.push_back({name, it->path()});
+      }
     }
     TempDir tmp("bosh-logs");
     create_tgz_from(inputs, tmp.path() / "logs.tgz");

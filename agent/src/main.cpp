@@ -21,6 +21,7 @@ int main(int argc, char** argv) {
   desc.add_options()("help,h", "Show help")(
       "base-dir", po::value<std::string>()->default_value("/var/vcap"), "The VM's tree (bosh/, data/, jobs/, ...)")(
       "settings", po::value<std::string>(), "Settings file (default: <base-dir>/bosh/settings.json)")(
+      "system-log-dir", po::value<std::string>()->default_value("/var/log"), "The VM's system logs (bosh logs --system)")(
       "heartbeat-interval", po::value<double>()->default_value(30), "Seconds between heartbeats")(
       "log-level", po::value<std::string>()->default_value("info"), "debug, info, warn or error")(
       "monit-port", po::value<int>()->default_value(0), "monit's HTTP port on 127.0.0.1 (0: a free port)")(
@@ -47,6 +48,7 @@ int main(int argc, char** argv) {
     bosh::log::set_level(bosh::log::parse_level(vm["log-level"].as<std::string>()));
     bosh::agent::AgentOptions options;
     options.base_dir = vm["base-dir"].as<std::string>();
+    options.system_log_dir = vm["system-log-dir"].as<std::string>();
     // Temp files live on the VM's own disk (as BOSH's agent keeps data/tmp),
     // so installs can rename them into place.
     const std::filesystem::path tmp = options.base_dir / "data/tmp";

@@ -308,6 +308,9 @@ int main(int argc, char** argv) {
     write_pid_file(o.pid_file, getpid());
     o.agent.push_back("--base-dir");
     o.agent.push_back(o.vm_dir);
+    // A local VM has no OS logs of its own: the host's /var/log is not its to hand out.
+    o.agent.push_back("--system-log-dir");
+    o.agent.push_back(o.vm_dir + "/sys/system-log");
     run_init(o.agent, false);
   }
   // The first child is PID 1 of the new namespace; this process only reports
@@ -324,5 +327,7 @@ int main(int argc, char** argv) {
   say("VM %s at /var/vcap (own PID and mount namespaces)", o.vm_dir);
   o.agent.push_back("--base-dir");
   o.agent.push_back(kVcap);
+  o.agent.push_back("--system-log-dir");
+  o.agent.push_back(std::string(kVcap) + "/sys/system-log");
   run_init(o.agent, true);
 }

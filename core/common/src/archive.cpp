@@ -6,6 +6,7 @@
 #include <deque>
 #include <fcntl.h>
 #include <map>
+#include <mutex>
 #include <memory>
 #include <optional>
 #include <set>
@@ -247,11 +248,16 @@ struct PlannedEntry {
 
 class ExtractionPlan {
  public:
-  ExtractionPlan(const fs::path& archive, const fs::path& dest) : archive_(archive.string()), dest_(dest) {}
+  ExtractionPlan(const fs::path& archive, const fs::path& dest, const ExtractLimits& limits)
+      : archive_(archive.string()), dest_(dest), limits_(limits) {
+    std::error_code ec;
+    packed_ = std::max<std::uint64_t>(1, fs::file_size(archive, ec));
+  }
 
   void add(archive_entry* entry) {
     PlannedEntry planned{entry_name(entry), "", entry_type(entry), ""};
     const std::string& name = planned.name;
+    count(entry, name);
     if (planned.type == ArchiveEntryType::symlink) planned.link_target = archive_entry_symlink(entry);
     if (planned.type == ArchiveEntryType::hardlink) planned.link_target = archive_entry_hardlink(entry);
 
@@ -369,8 +375,24 @@ class ExtractionPlan {
     return true;
   }
 
+  // Refuses, at the entry that crosses them, an archive past the limits.
+  void count(archive_entry* entry, const std::string& name) {
+    if (++entry_count_ > limits_.max_entries)
+      refuse("more than {} entries (at '{}')", limits_.max_entries, name);
+    const std::uint64_t size =
+        archive_entry_size_is_set(entry) && archive_entry_size(entry) > 0 ? static_cast<std::uint64_t>(archive_entry_size(entry)) : 0;
+    unpacked_ += size;
+    if (unpacked_ > limits_.max_bytes)
+      refuse("unpacks to more than {} MiB (at '{}'); the limit is configurable", limits_.max_bytes >> 20, name);
+    if (unpacked_ > limits_.ratio_floor && static_cast<double>(unpacked_) / static_cast<double>(packed_) > limits_.max_ratio)
+      refuse("unpacks to more than {} times its size (at '{}', {} MiB from {} KiB): refused as a compression bomb",
+             limits_.max_ratio, name, unpacked_ >> 20, packed_ >> 10);
+  }
+
   std::string archive_;
   fs::path dest_;
+  ExtractLimits limits_;
+  std::uint64_t packed_ = 1, unpacked_ = 0, entry_count_ = 0;
   std::vector<PlannedEntry> entries_;
   std::map<std::string, ArchiveEntryType> kinds_;
   std::map<std::string, std::string> symlinks_;
@@ -514,7 +536,7 @@ std::vector<ArchiveEntry> list_tgz(const fs::path& archive) {
   return out;
 }
 
-std::string read_tgz_entry(const fs::path& archive, std::string_view name) {
+std::string read_tgz_entry(const fs::path& archive, std::string_view name, std::uint64_t max_bytes) {
   std::string wanted = normalize_name(name);
   TgzReader reader(archive);
   while (archive_entry* entry = reader.next()) {
@@ -522,6 +544,11 @@ std::string read_tgz_entry(const fs::path& archive, std::string_view name) {
     if (entry_type(entry) != ArchiveEntryType::file) {
       throw InputError(fmt::format("{}: entry '{}' is not a regular file", archive.string(), name));
     }
+    auto too_large = [&] {
+      return InputError(fmt::format("{}: '{}' is larger than {} bytes", archive.string(), name, max_bytes));
+    };
+    if (archive_entry_size_is_set(entry) && static_cast<std::uint64_t>(archive_entry_size(entry)) > max_bytes)
+      throw too_large();
     std::string data;
     char buffer[65536];
     for (;;) {
@@ -529,13 +556,31 @@ std::string read_tgz_entry(const fs::path& archive, std::string_view name) {
       if (n < 0) reader.corrupt();
       if (n == 0) break;
       data.append(buffer, static_cast<std::size_t>(n));
+      if (data.size() > max_bytes) throw too_large();
     }
     return data;
   }
   throw InputError(fmt::format("{}: no entry '{}'", archive.string(), name));
 }
 
-void extract_tgz(const fs::path& archive, const fs::path& dest) {
+namespace {
+std::mutex limits_mutex;
+ExtractLimits process_limits;
+}  // namespace
+
+void set_default_extract_limits(const ExtractLimits& limits) {
+  std::lock_guard lock(limits_mutex);
+  process_limits = limits;
+}
+
+ExtractLimits default_extract_limits() {
+  std::lock_guard lock(limits_mutex);
+  return process_limits;
+}
+
+void extract_tgz(const fs::path& archive, const fs::path& dest) { extract_tgz(archive, dest, default_extract_limits()); }
+
+void extract_tgz(const fs::path& archive, const fs::path& dest, const ExtractLimits& limits) {
   std::error_code ec;
   fs::create_directories(dest, ec);
   if (ec) throw IoError(fmt::format("{}: cannot create directory: {}", dest.string(), ec.message()));
@@ -545,7 +590,7 @@ void extract_tgz(const fs::path& archive, const fs::path& dest) {
   if (ec) throw IoError(fmt::format("{}: cannot read: {}", dest.string(), ec.message()));
 
   // Pass 1: check everything; nothing is written yet.
-  ExtractionPlan plan(archive, root);
+  ExtractionPlan plan(archive, root, limits);
   {
     TgzReader reader(archive);
     while (archive_entry* entry = reader.next()) plan.add(entry);

@@ -532,6 +532,16 @@ std::optional<std::string> find_string(const plugin::JsonObject::Ptr& object, co
   return value.convert<std::string>();
 }
 
+std::optional<bool> find_bool(const plugin::JsonObject::Ptr& object, const std::string& key, std::string_view what) {
+  if (object.isNull() || !object->has(key)) return std::nullopt;
+  plugin::Json value = object->get(key);
+  if (value.isEmpty()) return std::nullopt;
+  if (!value.isBoolean())
+    throw InputError(fmt::format("{}: '{}' must be true or false, got {}", what, key,
+                                 value.isString() ? "'" + value.convert<std::string>() + "'" : std::string(json_type_name(value))));
+  return value.extract<bool>();
+}
+
 std::string get_string(const plugin::JsonObject::Ptr& object, const std::string& key, std::string_view what) {
   if (object.isNull() || !object->has(key)) {
     throw InputError(fmt::format("{}: missing required key '{}'", what, key));

@@ -17,6 +17,7 @@
 namespace bosh::director {
 
 using plugin::Json;
+using plugin::JsonArray;
 using plugin::JsonObject;
 
 namespace {
@@ -49,7 +50,8 @@ void add_deployment_routes(Router& r) {
     if (name.empty()) return c.error(Status::HTTP_BAD_REQUEST, 40000, "manifest: missing 'name'");
     JsonObject::Ptr payload = new JsonObject;
     payload->set("manifest", manifest);
-    for (const char* f : {"recreate", "skip_drain", "dry_run", "fix"}) payload->set(f, c.flag(f));
+    for (const char* f : {"recreate", "dry_run", "fix", "recreate_persistent_disks"}) payload->set(f, c.flag(f));
+    payload->set("skip_drain", c.q("skip_drain"));
     for (const char* f : {"canaries", "max_in_flight"})
       if (!c.q(f).empty()) payload->set(f, c.q(f));
     c.task(enqueue(c, "update_deployment", c.flag("dry_run") ? "create deployment (dry run)" : "create deployment", name,
@@ -112,11 +114,32 @@ void add_deployment_routes(Router& r) {
     payload->set("state", state == "detached" ? std::string("stopped") : state);
     payload->set("hard", state == "detached" || c.flag("hard"));
     payload->set("skip_drain", c.flag("skip_drain"));
+    payload->set("fix", c.flag("fix"));
+    payload->set("dry_run", c.flag("dry_run"));
+    for (const char* f : {"canaries", "max_in_flight"})
+      if (!c.q(f).empty()) payload->set(f, c.q(f));
     const std::string what = c.params[1] + (c.params.size() > 2 ? "/" + c.params[2] : "");
     c.task(enqueue(c, "change_state", state + " " + what, c.params[0], payload));
   };
   r.add("PUT", "/deployments/:d/jobs/:group", change_state);
   r.add("PUT", "/deployments/:d/jobs/:group/:id", change_state);
+  // --no-converge: one instance, without looking at the rest of the deployment.
+  r.add("POST", "/deployments/:d/instance_groups/:group/:id/actions/:action", [](Call& c) {
+    if (!deployment_exists(c, c.params[0])) return;
+    static const std::map<std::string, std::string> states = {
+        {"start", "started"}, {"stop", "stopped"}, {"restart", "restart"}, {"recreate", "recreate"}};
+    auto it = states.find(c.params[3]);
+    if (it == states.end())
+      return c.error(Status::HTTP_NOT_FOUND, 404, "No such action '" + c.params[3] + "' (start, stop, restart or recreate)");
+    JsonObject::Ptr payload = new JsonObject;
+    payload->set("group", c.params[1]);
+    payload->set("instance", c.params[2]);
+    payload->set("state", it->second);
+    payload->set("hard", c.flag("hard"));
+    payload->set("skip_drain", c.flag("skip_drain"));
+    payload->set("fix", c.flag("ignore_unresponsive_agent"));
+    c.task(enqueue(c, "change_state", c.params[3] + " " + c.params[1] + "/" + c.params[2], c.params[0], payload));
+  });
 
   r.add("GET", "/deployments/:d/jobs/:group/:id/logs", [](Call& c) {
     if (!deployment_exists(c, c.params[0])) return;
@@ -156,13 +179,24 @@ void add_deployment_routes(Router& r) {
     if (!deployment_exists(c, c.params[0])) return;
     JsonObject::Ptr payload = new JsonObject;
     payload->set("name", c.params[1]);
-    bool keep_alive = false;
-    const std::string body = c.body();
-    if (!body.empty()) {
-      auto o = as_object(parse_json(body, "request"), "request");
-      keep_alive = o->has("keep-alive") && o->get("keep-alive").convert<bool>();
+    // {"keep-alive": bool, "when-changed": bool, "instances": [{"group", "id"?}]}
+    const std::string text = c.body();
+    JsonObject::Ptr body = text.empty() ? JsonObject::Ptr(new JsonObject) : as_object(parse_json(text, "request body"), "request body");
+    payload->set("keep_alive", find_bool(body, "keep-alive", "request body").value_or(false));
+    payload->set("when_changed", find_bool(body, "when-changed", "request body").value_or(false));
+    JsonArray::Ptr instances = new JsonArray;
+    if (body->has("instances") && !body->get("instances").isEmpty()) {
+      int n = 0;
+      for (const auto& i : *as_array(body->get("instances"), "request body: instances")) {
+        const std::string what = fmt::format("request body: instances[{}]", n++);
+        auto o = as_object(i, what);
+        JsonObject::Ptr f = new JsonObject;
+        f->set("group", get_string(o, "group", what));
+        if (auto id = find_string(o, "id", what)) f->set("id", *id);
+        instances->add(f);
+      }
     }
-    payload->set("keep_alive", keep_alive);
+    payload->set("instances", instances);
     c.task(enqueue(c, "run_errand", "run errand " + c.params[1] + " from deployment " + c.params[0], c.params[0],
                    payload));
   });
@@ -175,38 +209,35 @@ void add_deployment_routes(Router& r) {
     c.s.blobstore.get(c.params[0], out);
   });
 
+  // {"config": {"remove_all": bool, "keep_orphaned_disks": bool}}, types checked.
   r.add("POST", "/cleanup", [](Call& c) {
-    bool all = false;
-    const std::string body = c.body();
-    if (!body.empty()) {
-      auto o = as_object(parse_json(body, "request"), "request");
-      if (o->has("config")) {
-        auto cfg = as_object(o->get("config"), "config");
-        all = cfg->has("remove_all") && cfg->get("remove_all").convert<bool>();
+    const std::string text = c.body();
+    JsonObject::Ptr payload = new JsonObject;
+    bool all = false, keep_disks = false;
+    if (!text.empty()) {
+      auto o = as_object(parse_json(text, "request body"), "request body");
+      if (o->has("config") && !o->get("config").isEmpty()) {
+        auto cfg = as_object(o->get("config"), "request body: config");
+        all = find_bool(cfg, "remove_all", "request body: config").value_or(false);
+        keep_disks = find_bool(cfg, "keep_orphaned_disks", "request body: config").value_or(false);
       }
     }
-    JsonObject::Ptr payload = new JsonObject;
     payload->set("remove_all", all);
+    payload->set("keep_orphaned_disks", keep_disks);
     c.task(enqueue(c, "cleanup", all ? "clean up all" : "clean up", "", payload));
   });
-
-  r.add("GET", "/disks", [](Call& c) {
-    plugin::JsonArray::Ptr out = new plugin::JsonArray;
-    for (const auto& row : c.s.db.rows("SELECT disk_cid, size_mb, deployment, instance_name, COALESCE(orphaned_at, 0), "
-                                       "cloud_properties FROM persistent_disks WHERE instance_id IS NULL AND active = ? "
-                                       "ORDER BY orphaned_at",
-                                       {db_bool(false)})) {
-      JsonObject::Ptr o = new JsonObject;
-      o->set("disk_cid", row[0]);
-      o->set("size", std::stoll(row[1]));
-      o->set("deployment_name", row[2]);
-      o->set("instance_name", row[3]);
-      o->set("orphaned_at", std::stoll(row[4]));
-      o->set("cloud_properties", parse_json(row[5], "cloud_properties"));
-      out->add(o);
-    }
-    c.json(Status::HTTP_OK, out);
+  r.add("GET", "/cleanup/dryrun", [](Call& c) {
+    for (const char* key : {"remove_all", "keep_orphaned_disks"})
+      if (!c.q(key).empty() && c.q(key) != "true" && c.q(key) != "false")
+        throw InputError(std::string(key) + " must be true or false, got '" + c.q(key) + "'");
+    c.json(Status::HTTP_OK, cleanup_plan(c.s.db, c.q("remove_all") == "true", c.q("keep_orphaned_disks") == "true"));
   });
+
+  r.add("GET", "/disks", [](Call& c) { c.json(Status::HTTP_OK, list_orphaned_disks(c.s.db)); });
+  // BOSH keeps VMs it replaced (create-swap-delete) and the networks it
+  // created; this director does neither, so there are never any to list.
+  r.add("GET", "/orphaned_vms", [](Call& c) { c.json(Status::HTTP_OK, plugin::json_array()); });
+  r.add("GET", "/networks", [](Call& c) { c.json(Status::HTTP_OK, plugin::json_array()); });
 }
 
 }  // namespace bosh::director

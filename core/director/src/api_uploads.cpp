@@ -1,6 +1,8 @@
 // The director API's release and stemcell routes (BOSH's releases, stemcells
 // and stemcell_uploads controllers).
 #include "bosh/common/json.hpp"
+#include "bosh/release/tarball.hpp"
+#include "dependency_key.hpp"
 #include "bosh/director/releases.hpp"
 #include "bosh/director/stemcells.hpp"
 #include "bosh/director/tasks.hpp"
@@ -10,6 +12,7 @@
 namespace bosh::director {
 
 using plugin::Json;
+using plugin::JsonArray;
 using plugin::JsonObject;
 
 namespace {
@@ -27,6 +30,26 @@ void add_upload_routes(Router& r) {
     if (!payload) return;
     (*payload)->set("fix", c.flag("fix"));
     c.task(enqueue(c, "update_release", "create release", *payload));
+  });
+  // The Go CLI asks what it need not send: the release manifest in, the
+  // fingerprints the director has out.
+  r.add("POST", "/packages/matches", [](Call& c) {
+    const auto m = release::parse_release_manifest(c.body(), "request body");
+    JsonArray::Ptr out = new JsonArray;
+    for (const auto& p : m.packages)
+      if (!p.fingerprint.empty() && director_has_package(c.s.db, p.fingerprint)) out->add(p.fingerprint);
+    c.json(Status::HTTP_OK, out);
+  });
+  r.add("POST", "/packages/matches_compiled", [](Call& c) {
+    const auto m = release::parse_release_manifest(c.body(), "request body");
+    std::map<std::string, PackageDeps> deps;
+    for (const auto& p : m.compiled_packages) deps[p.name] = {p.version, p.dependencies};
+    JsonArray::Ptr out = new JsonArray;
+    for (const auto& p : m.compiled_packages)
+      if (!p.fingerprint.empty() && p.stemcell.find('/') != std::string::npos &&
+          director_has_compiled_package(c.s.db, p.fingerprint, p.stemcell, dependency_key(deps, p.name)))
+        out->add(p.fingerprint);
+    c.json(Status::HTTP_OK, out);
   });
   r.add("GET", "/releases/:name", [](Call& c) {
     auto detail = release_detail(c.s.db, c.params[0], c.q("version"));

@@ -68,6 +68,7 @@ struct ExistingInstance {
   std::string group, uuid, az, state = "started", lifecycle = "service";
   int index = 0;
   bool bootstrap = false;
+  bool ignore = false;  // bosh ignore: deploys leave it alone
   Json spec = plugin::json_object();  // {"apply", "vm", "disk", "networks"} as last converged
   std::optional<VmRow> vm;
   std::optional<DiskRow> disk;  // the active persistent disk

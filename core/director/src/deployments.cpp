@@ -1,5 +1,6 @@
-// The deployment tasks: deploy (plan → compile → render → update), delete,
-// start/stop/restart/recreate, vms with vitals, errands, logs, cleanup.
+// The deploy task (plan → compile → render → update), what the API lists
+// without a task, and the table of deployment task types (the others are
+// in task_*.cpp).
 #include "bosh/director/deployments.hpp"
 
 #include <Poco/JSON/Array.h>
@@ -18,125 +19,12 @@
 #include "bosh/director/releases.hpp"
 #include "bosh/director/stemcells.hpp"
 #include "bosh/director/tasks.hpp"
-#include "deploy.hpp"
+#include "task_support.hpp"
 #include "variables.hpp"
 
 namespace bosh::director {
 
-using plugin::Json;
-using plugin::JsonArray;
-using plugin::JsonObject;
-using namespace deploy;
-
 namespace {
-
-Json args(std::initializer_list<Json> items) {
-  JsonArray::Ptr a = new JsonArray;
-  for (const auto& i : items) a->add(i);
-  return a;
-}
-
-JsonObject::Ptr payload_of(TaskContext& ctx) { return as_object(parse_json(ctx.task().payload, "task payload"), "task payload"); }
-
-bool flag(const JsonObject::Ptr& o, const std::string& key) {
-  return o->has(key) && !o->get(key).isEmpty() && o->get(key).convert<bool>();
-}
-
-std::string text(const JsonObject::Ptr& o, const std::string& key) {
-  return o->has(key) && !o->get(key).isEmpty() ? o->get(key).convert<std::string>() : "";
-}
-
-// The deployment's lock, held (and renewed) for as long as the task works on it.
-class DeploymentLock {
- public:
-  DeploymentLock(TaskContext& ctx, const std::string& deployment)
-      : locks_(ctx.db()), name_("lock:deployment:" + deployment), task_(ctx.task().id) {
-    if (!locks_.acquire(name_, task_, ctx.task().username, kTtl)) {
-      std::string holder;
-      for (const auto& l : locks_.list())
-        if (l.name == name_)
-          holder = fmt::format(" by task {} (user '{}', since {})", l.task_id, l.username, l.acquired_at);
-      fail("Deployment '{}' is locked{}; try again when it is done (bosh locks)", deployment, holder);
-    }
-    renewer_ = std::thread([this] {
-      std::unique_lock lock(mutex_);
-      while (!done_) {
-        cv_.wait_for(lock, std::chrono::seconds(15));
-        if (!done_) locks_.renew(name_, task_, kTtl);
-      }
-    });
-  }
-  ~DeploymentLock() {
-    {
-      std::lock_guard lock(mutex_);
-      done_ = true;
-    }
-    cv_.notify_all();
-    renewer_.join();
-    try {
-      locks_.release(name_, task_);
-    } catch (const std::exception&) {
-    }
-  }
-
- private:
-  static constexpr std::chrono::seconds kTtl{60};
-  Locks locks_;
-  std::string name_;
-  std::int64_t task_;
-  std::mutex mutex_;
-  std::condition_variable cv_;
-  bool done_ = false;
-  std::thread renewer_;
-};
-
-// Runs fn over items, `width` at a time; the first failure stops new starts
-// and is rethrown once the running ones end.
-template <typename T, typename F>
-void run_parallel(std::vector<T*>& items, int width, F fn) {
-  std::mutex mutex;
-  std::size_t next = 0;
-  std::exception_ptr error;
-  auto worker = [&] {
-    for (;;) {
-      T* item;
-      {
-        std::lock_guard lock(mutex);
-        if (error || next >= items.size()) return;
-        item = items[next++];
-      }
-      try {
-        fn(*item);
-      } catch (...) {
-        std::lock_guard lock(mutex);
-        if (!error) error = std::current_exception();
-      }
-    }
-  };
-  std::vector<std::thread> threads;
-  for (int i = 0; i < std::max(1, std::min<int>(width, static_cast<int>(items.size()))); ++i) threads.emplace_back(worker);
-  for (auto& t : threads) t.join();
-  if (error) std::rethrow_exception(error);
-}
-
-// ---- the deploy ----------------------------------------------------------------------
-
-struct DeployRequest {
-  std::string manifest;  // as the operator wrote it (with ((variables)))
-  PlanOptions plan_options;
-  bool skip_drain = false, dry_run = false, fix = false;
-  std::string canaries, max_in_flight;  // overrides
-  // Only these instances are updated (state changes); null: every changed one.
-  std::function<bool(const InstancePlan&)> only;
-  std::function<void(InstancePlan&)> adjust;  // e.g. the desired state of `bosh start`
-  std::set<std::string> errands;              // errand groups to give VMs
-};
-
-struct Prepared {
-  Plan plan;
-  std::int64_t deployment_id = 0;
-  std::int64_t cloud_config_id = 0;
-};
 
 // Variables: the deployment's stored ones, the manifest's new ones made now.
 std::map<std::string, Json> variables_for(Deployer& d, const DeploymentSpec& spec, std::int64_t deployment_id,
@@ -161,6 +49,8 @@ std::map<std::string, Json> variables_for(Deployer& d, const DeploymentSpec& spe
                      missing);
   return values;
 }
+
+}  // namespace
 
 Prepared prepare(Deployer& d, const DeployRequest& req) {
   Prepared out;
@@ -211,7 +101,6 @@ Prepared prepare(Deployer& d, const DeployRequest& req) {
   return out;
 }
 
-// New instance rows and the IPs the plan chose, in one transaction.
 void record_plan(Deployer& d, Prepared& p) {
   auto& db = d.db();
   auto s = db.session();
@@ -242,7 +131,8 @@ void record_plan(Deployer& d, Prepared& p) {
 }
 
 // One group: canaries first, then the rest max_in_flight at a time.
-void update_group(Deployer& d, const InstanceGroup& g, std::vector<InstancePlan*> changed, bool skip_drain) {
+static void update_group(Deployer& d, const InstanceGroup& g, std::vector<InstancePlan*> changed,
+                         const DeployRequest& req) {
   if (changed.empty()) return;
   const int size = g.instances;
   const int canaries = std::min<int>(g.update.canaries_for(size), static_cast<int>(changed.size()));
@@ -252,7 +142,7 @@ void update_group(Deployer& d, const InstanceGroup& g, std::vector<InstancePlan*
   auto one = [&](InstancePlan& inst, bool canary) {
     const int i = ++index;
     d.step("Updating instance", {g.name}, inst.name() + (canary ? " (canary)" : ""), i, total, [&] {
-      update_instance(d, inst, UpdateOptions{canary, skip_drain, nullptr});
+      update_instance(d, inst, UpdateOptions{canary, req.skips_drain(g.name, inst.uuid, inst.index), nullptr});
     });
   };
   std::vector<InstancePlan*> first(changed.begin(), changed.begin() + canaries),
@@ -288,6 +178,10 @@ std::string run_deploy(TaskContext& ctx, const DeployRequest& req, const std::st
       }
     }
     if (!inst.needs_vm() && !plan.errands.count(inst.group->name)) inst.changes.clear();
+    if (inst.existing && inst.existing->ignore && !inst.changes.empty()) {
+      ctx.warning(fmt::format("You have ignored instances. They will not be changed: {}", inst.name()));
+      inst.changes.clear();
+    }
     if (req.only && !req.only(inst)) inst.changes.clear();
     if (!inst.changes.empty()) {
       std::string why;
@@ -298,6 +192,10 @@ std::string run_deploy(TaskContext& ctx, const DeployRequest& req, const std::st
   }
 
   // Instances the manifest no longer has.
+  for (const auto& o : plan.obsolete)
+    if (o.ignore)
+      fail("You are trying to delete instance group '{}', which contains ignored instance(s) ({}). Operation not allowed.",
+           o.group, o.name());
   if (!req.only && !plan.obsolete.empty()) {
     std::vector<ExistingInstance*> gone;
     for (auto& o : plan.obsolete) gone.push_back(&o);
@@ -305,7 +203,7 @@ std::string run_deploy(TaskContext& ctx, const DeployRequest& req, const std::st
     const int total = static_cast<int>(gone.size());
     run_parallel(gone, std::max(1, plan.spec.update.max_in_flight_for(total)), [&](ExistingInstance& e) {
       d.step("Deleting unneeded instances", {e.group}, e.name(), ++index, total,
-             [&] { delete_instance(d, e, req.skip_drain, false); });
+             [&] { delete_instance(d, e, req.skips_drain(e.group, e.uuid, e.index), false); });
     });
   }
 
@@ -326,10 +224,10 @@ std::string run_deploy(TaskContext& ctx, const DeployRequest& req, const std::st
       return out;
     };
     if (groups.size() == 1) {
-      update_group(d, *groups[0], changed_of(groups[0]), req.skip_drain);
+      update_group(d, *groups[0], changed_of(groups[0]), req);
     } else {
       run_parallel(groups, static_cast<int>(groups.size()),
-                   [&](const InstanceGroup& g) { update_group(d, g, changed_of(&g), req.skip_drain); });
+                   [&](const InstanceGroup& g) { update_group(d, g, changed_of(&g), req); });
     }
   }
 
@@ -380,371 +278,13 @@ std::string update_deployment_task(TaskContext& ctx) {
   DeployRequest req;
   req.manifest = get_string(p, "manifest", "task payload");
   req.plan_options.recreate = flag(p, "recreate");
-  req.skip_drain = flag(p, "skip_drain");
+  read_skip_drain(text(p, "skip_drain"), req.skip_drain, req.skip_drain_for);
   req.dry_run = flag(p, "dry_run");
   req.fix = flag(p, "fix");
   req.canaries = text(p, "canaries");
   req.max_in_flight = text(p, "max_in_flight");
   return run_deploy(ctx, req, ctx.task().deployment);
 }
-
-// ---- delete --------------------------------------------------------------------------
-
-std::string delete_deployment_task(TaskContext& ctx) {
-  auto p = payload_of(ctx);
-  const std::string name = ctx.task().deployment;
-  const bool force = flag(p, "force");
-  Deployer d(ctx, name);
-  DeploymentLock lock(ctx, name);
-  auto dep = find_deployment(d.db(), name);
-  if (!dep) fail("Deployment '{}' doesn't exist", name);
-  auto instances = load_instances(d.db(), dep->id);
-  std::vector<ExistingInstance*> all;
-  for (auto& i : instances) all.push_back(&i);
-  std::atomic<int> index{0};
-  const int total = static_cast<int>(all.size());
-  run_parallel(all, ctx.config().max_threads, [&](ExistingInstance& e) {
-    d.step("Deleting instances", {e.group}, e.name(), ++index, total, [&] {
-      try {
-        delete_instance(d, e, flag(p, "skip_drain"), force);
-      } catch (const std::exception& ex) {
-        if (!force) throw;
-        ctx.warning(fmt::format("{}: {} (--force: going on)", e.name(), ex.what()));
-      }
-    });
-  });
-  // The deployment's disks go with it.
-  auto disks = d.db().rows("SELECT id, disk_cid FROM persistent_disks WHERE deployment = ? AND instance_id IS NULL",
-                           {name});
-  int disk_index = 0;
-  for (const auto& r : disks) {
-    d.step("Deleting disks", {}, r[1], ++disk_index, static_cast<int>(disks.size()), [&] {
-      try {
-        d.cpi().delete_disk(r[1]);
-      } catch (const plugin::DiskNotFound&) {
-      } catch (const std::exception& ex) {
-        if (!force) throw;
-        ctx.warning(fmt::format("disk {}: {} (--force: going on)", r[1], ex.what()));
-      }
-      d.db().exec("DELETE FROM persistent_disks WHERE id = ?", {std::stoll(r[0])});
-    });
-  }
-  d.step("Removing deployment artifacts", {}, "Detaching stemcells and releases", 1, 1, [&] {
-    auto s = d.db().session();
-    s.begin();
-    for (const char* table : {"deployments_stemcells", "deployments_release_versions", "variables",
-                              "deployment_manifests", "errand_runs"})
-      d.db().exec(s, std::string("DELETE FROM ") + table + " WHERE deployment_id = ?", {dep->id});
-    d.db().exec(s, "DELETE FROM deployments WHERE id = ?", {dep->id});
-    s.commit();
-  });
-  record_event(d.db(), {ctx.task().username, "delete", "deployment", name, std::to_string(ctx.task().id), name});
-  return "/deployments/" + name;
-}
-
-// ---- start / stop / restart / recreate --------------------------------------------------
-
-bool targeted(const ExistingInstance& i, const std::string& group, const std::string& instance) {
-  if (group != "*" && !group.empty() && i.group != group) return false;
-  if (instance.empty()) return true;
-  return i.uuid == instance || std::to_string(i.index) == instance;
-}
-
-std::string change_state_task(TaskContext& ctx) {
-  auto p = payload_of(ctx);
-  const std::string name = ctx.task().deployment, group = text(p, "group"), instance = text(p, "instance"),
-                    state = text(p, "state");
-  const bool skip_drain = flag(p, "skip_drain"), hard = flag(p, "hard");
-  auto dep = find_deployment(ctx.db(), name);
-  if (!dep || dep->manifest.empty()) fail("Deployment '{}' doesn't exist", name);
-  auto instances = load_instances(ctx.db(), dep->id);
-  std::vector<ExistingInstance*> targets;
-  for (auto& i : instances)
-    if (i.lifecycle == "service" && targeted(i, group, instance)) targets.push_back(&i);
-  if (targets.empty())
-    fail("No instances of {} in deployment '{}'", instance.empty() ? "'" + group + "'" : "'" + group + "/" + instance + "'", name);
-  const std::string what = instance.empty() ? group : group + "/" + instance;
-
-  if (state == "recreate" || (state == "started" && std::any_of(targets.begin(), targets.end(), [](auto* t) {
-                                return !t->vm || t->state == "detached";
-                              }))) {
-    // A converge of the stored manifest for these instances.
-    std::set<std::int64_t> ids;
-    for (auto* t : targets) ids.insert(t->id);
-    DeployRequest req;
-    req.manifest = dep->manifest;
-    req.skip_drain = skip_drain;
-    req.only = [ids](const InstancePlan& i) { return i.existing && ids.count(i.existing->id); };
-    req.adjust = [ids, state](InstancePlan& i) {
-      if (i.existing && ids.count(i.existing->id)) i.desired_state = "started";
-    };
-    if (state == "recreate") {
-      req.plan_options.recreate = true;
-    }
-    run_deploy(ctx, req, name);
-    return fmt::format("{} {} of deployment '{}'", state == "recreate" ? "Recreated" : "Started", what, name);
-  }
-
-  Deployer d(ctx, name);
-  DeploymentLock lock(ctx, name);
-  std::atomic<int> index{0};
-  const int total = static_cast<int>(targets.size());
-  const std::string stage = state == "stopped" ? "Stopping instances" : state == "restart" ? "Restarting instances"
-                                                                                          : "Starting instances";
-  run_parallel(targets, ctx.config().max_threads, [&](ExistingInstance& e) {
-    d.step(stage, {e.group}, e.name(), ++index, total, [&] {
-      Json apply = dig(e.spec, "apply").value_or(plugin::json_object());
-      if (state == "stopped" || state == "restart") {
-        if (e.vm && e.state == "started") drain_and_stop(d, *d.agent(e.vm->agent_id), "shutdown", apply, skip_drain);
-        if (state == "stopped" && hard && e.vm) delete_vm_keeping_disk(d, *e.vm, e.disk, e.name());
-        d.db().exec("UPDATE instances SET state = ? WHERE id = ?",
-                    {std::string(state == "stopped" && hard ? "detached" : "stopped"), e.id});
-      }
-      if (state == "started" || state == "restart") {
-        start_and_watch(d, *d.agent(e.vm->agent_id), e.name(), WatchTime{1000, 300000});
-        d.db().exec("UPDATE instances SET state = ? WHERE id = ?", {std::string("started"), e.id});
-      }
-    });
-  });
-  const char* verb = state == "stopped" ? (hard ? "Detached" : "Stopped") : state == "restart" ? "Restarted" : "Started";
-  return fmt::format("{} {} of deployment '{}'", verb, what, name);
-}
-
-// ---- vms with vitals (format=full) -------------------------------------------------------
-
-std::string vm_state_task(TaskContext& ctx) {
-  auto p = payload_of(ctx);
-  const std::string name = ctx.task().deployment;
-  const bool with_missing = flag(p, "instances");
-  Deployer d(ctx, name);
-  auto instances = load_instances(d.db(), deployment_id_for(d.db(), name));
-  std::vector<ExistingInstance*> all;
-  for (auto& i : instances)
-    if (i.vm || with_missing) all.push_back(&i);
-  std::mutex mutex;
-  std::vector<std::pair<std::string, std::string>> lines;  // sort key, line
-  run_parallel(all, 16, [&](ExistingInstance& e) {
-    JsonObject::Ptr o = new JsonObject;
-    o->set("vm_cid", e.vm ? Json(e.vm->cid) : Json());
-    o->set("active", e.vm.has_value());
-    o->set("vm_created_at", e.vm ? Json(e.vm->created_at) : Json());
-    o->set("agent_id", e.vm ? Json(e.vm->agent_id) : Json());
-    o->set("job_name", e.group);
-    o->set("index", e.index);
-    o->set("id", e.uuid);
-    o->set("az", e.az.empty() ? Json() : Json(e.az));
-    o->set("bootstrap", e.bootstrap);
-    o->set("ignore", false);
-    o->set("state", e.state);
-    o->set("vm_type", dig(e.spec, "vm.vm_type").value_or(Json()));
-    o->set("resource_pool", dig(e.spec, "vm.vm_type").value_or(Json()));
-    o->set("stemcell", dig(e.spec, "vm.stemcell").value_or(Json()));
-    o->set("disk_cid", e.disk ? Json(e.disk->cid) : Json());
-    JsonArray::Ptr disks = new JsonArray, ips = new JsonArray;
-    if (e.disk) disks->add(e.disk->cid);
-    o->set("disk_cids", disks);
-    if (auto nets = dig(e.spec, "vm.networks"); nets && nets->type() == typeid(JsonObject::Ptr))
-      for (const auto& [n, v] : *nets->extract<JsonObject::Ptr>())
-        if (auto ip = dig(v, "ip")) ips->add(*ip);
-    o->set("ips", ips);
-    o->set("job_state", Json());
-    o->set("processes", plugin::json_array());
-    o->set("vitals", Json());
-    if (e.vm) {
-      try {
-        mbus::AgentClient agent(*ctx.services().nats, e.vm->agent_id, ctx.services().uuid);
-        auto st = as_object(agent.send("get_state", args({std::string("full")}), std::chrono::seconds(5)), "state");
-        for (const char* k : {"job_state", "processes", "vitals"})
-          if (st->has(k)) o->set(k, st->get(k));
-      } catch (const std::exception& ex) {
-        o->set("job_state", "unresponsive agent");
-      }
-    }
-    std::lock_guard lock(mutex);
-    lines.emplace_back(fmt::format("{}/{:08d}", e.group, e.index), to_json(Json(o)));
-  });
-  std::sort(lines.begin(), lines.end());
-  for (const auto& [k, line] : lines) ctx.result_line(line);
-  return "";
-}
-
-// ---- errands -----------------------------------------------------------------------------
-
-std::string run_errand_task(TaskContext& ctx) {
-  auto p = payload_of(ctx);
-  const std::string name = ctx.task().deployment, errand = text(p, "name");
-  const bool keep_alive = flag(p, "keep_alive");
-  auto dep = find_deployment(ctx.db(), name);
-  if (!dep || dep->manifest.empty()) fail("Deployment '{}' doesn't exist", name);
-  Deployer d(ctx, name);
-  DeploymentLock lock(ctx, name);
-  DeployRequest req;
-  req.manifest = dep->manifest;
-  req.errands = {errand};
-  Prepared prepared = prepare(d, req);
-  Plan& plan = prepared.plan;
-  const InstanceGroup* group = plan.spec.group(errand);
-  std::vector<std::pair<InstancePlan*, std::string>> runs;  // instance, job to run ("" = its errand job)
-  if (group && group->lifecycle == "errand") {
-    if (group->instances == 0) fail("Errand '{}' has no instances to run on", errand);
-    record_plan(d, prepared);
-    compile_packages(d, plan);
-    render_templates(d, plan);
-    std::vector<InstancePlan*> mine;
-    for (auto& inst : plan.instances)
-      if (inst.group == group) mine.push_back(&inst);
-    std::atomic<int> index{0};
-    const int total = static_cast<int>(mine.size());
-    run_parallel(mine, group->update.max_in_flight_for(total), [&](InstancePlan& inst) {
-      d.step("Creating errand instances", {errand}, inst.name(), ++index, total, [&] {
-        inst.desired_state = "stopped";  // its job is run, not started
-        detect_changes(inst, {});
-        if (!inst.existing || !inst.existing->vm) inst.changes.insert("vm_missing");
-        update_instance(d, inst, UpdateOptions{});
-      });
-    });
-    for (auto* inst : mine) runs.emplace_back(inst, "");
-  } else {
-    // A co-located errand: a job with bin/run on service instances.
-    for (auto& inst : plan.instances) {
-      bool has = false;
-      for (const auto& j : inst.group->jobs) has = has || j.name == errand;
-      if (has && inst.existing && inst.existing->vm) runs.emplace_back(&inst, errand);
-    }
-    if (runs.empty()) fail("Errand '{}' doesn't exist in deployment '{}'", errand, name);
-  }
-
-  int worst = 0;
-  std::mutex mutex;
-  std::vector<std::pair<InstancePlan*, std::string>*> items;
-  for (auto& r : runs) items.push_back(&r);
-  std::atomic<int> index{0};
-  const int total = static_cast<int>(items.size());
-  run_parallel(items, ctx.config().max_threads, [&](std::pair<InstancePlan*, std::string>& run) {
-    InstancePlan& inst = *run.first;
-    d.step("Running errand", {errand}, inst.group->name + "/" + inst.uuid, ++index, total, [&] {
-      auto agent = d.agent(inst.existing->vm->agent_id);
-      Json r = agent->run("run_errand", run.second.empty() ? plugin::json_array() : args({run.second}),
-                          std::chrono::hours(6));
-      auto o = as_object(r, "run_errand result");
-      JsonObject::Ptr line = new JsonObject;
-      line->set("errand_name", errand);
-      line->set("instance", inst.group->name + "/" + inst.uuid);
-      line->set("exit_code", o->getValue<int>("exit_code"));
-      line->set("stdout", o->has("stdout") ? o->get("stdout") : Json(""));
-      line->set("stderr", o->has("stderr") ? o->get("stderr") : Json(""));
-      line->set("logs", plugin::json_object());
-      ctx.result_line(to_json(Json(line)));
-      std::lock_guard lock(mutex);
-      worst = std::max(worst, o->getValue<int>("exit_code"));
-    });
-  });
-  if (group && group->lifecycle == "errand" && !keep_alive) {
-    std::atomic<int> del{0};
-    std::vector<InstancePlan*> mine;
-    for (auto& r : runs) mine.push_back(r.first);
-    run_parallel(mine, ctx.config().max_threads, [&](InstancePlan& inst) {
-      d.step("Deleting errand instances", {errand}, inst.name(), ++del, static_cast<int>(mine.size()), [&] {
-        const ExistingInstance& e = *inst.existing;
-        delete_vm_keeping_disk(d, *e.vm, e.disk, inst.name());
-      });
-    });
-  }
-  d.db().exec("INSERT INTO errand_runs (deployment_id, name, configuration_hash, exit_code, created_at) VALUES (?, ?, "
-              "?, ?, ?)",
-              {prepared.deployment_id, errand, std::string(""), std::int64_t{worst}, now_seconds()});
-  if (worst == 0) return fmt::format("Errand '{}' completed successfully (exit code 0)", errand);
-  if (worst > 128) return fmt::format("Errand '{}' was canceled (exit code {})", errand, worst);
-  return fmt::format("Errand '{}' completed with error (exit code {})", errand, worst);
-}
-
-// ---- logs ---------------------------------------------------------------------------------
-
-std::string fetch_logs_task(TaskContext& ctx) {
-  auto p = payload_of(ctx);
-  const std::string name = ctx.task().deployment, group = text(p, "group"), instance = text(p, "instance");
-  const std::string type = text(p, "type").empty() ? "job" : text(p, "type");
-  Deployer d(ctx, name);
-  auto instances = load_instances(d.db(), deployment_id_for(d.db(), name));
-  const ExistingInstance* target = nullptr;
-  for (const auto& i : instances)
-    if (i.group == group && (i.uuid == instance || std::to_string(i.index) == instance || instance.empty())) {
-      target = &i;
-      break;
-    }
-  if (!target) fail("No instance '{}/{}' in deployment '{}'", group, instance, name);
-  if (!target->vm) fail("'{}' has no VM to fetch logs from", target->name());
-  std::string blob;
-  d.step("Fetching logs", {group}, target->name(), 1, 1, [&] {
-    JsonArray::Ptr filters = new JsonArray;
-    if (p->has("filters") && !p->get("filters").isEmpty())
-      for (const auto& f : *as_array(p->get("filters"), "filters")) filters->add(f);
-    auto r = as_object(d.agent(target->vm->agent_id)->run("fetch_logs", args({type, filters}), std::chrono::minutes(30)),
-                       "fetch_logs result");
-    blob = get_string(r, "blobstore_id", "fetch_logs result");
-  });
-  return blob;
-}
-
-// ---- cleanup -----------------------------------------------------------------------------
-
-std::string cleanup_task(TaskContext& ctx) {
-  auto p = payload_of(ctx);
-  const bool all = flag(p, "remove_all");
-  Database& db = ctx.db();
-  std::vector<std::string> done;
-  // Releases: versions no deployment uses (all but the two newest unless --all).
-  for (const auto& rel : db.rows("SELECT id, name FROM releases ORDER BY name")) {
-    auto versions = db.rows("SELECT v.id, v.version FROM release_versions v WHERE v.release_id = ? AND v.id NOT IN "
-                            "(SELECT release_version_id FROM deployments_release_versions) ORDER BY v.id",
-                            {std::stoll(rel[0])});
-    const std::size_t keep = all ? 0 : 2;
-    for (std::size_t i = 0; i + keep < versions.size(); ++i) {
-      delete_release(ctx, rel[1], versions[i][1], false);
-      done.push_back("release " + rel[1] + "/" + versions[i][1]);
-    }
-  }
-  // Stemcells, the same way.
-  std::map<std::string, std::vector<std::pair<std::string, std::string>>> by_name;
-  for (const auto& s : db.rows("SELECT id, name, version FROM stemcells WHERE id NOT IN (SELECT stemcell_id FROM "
-                               "deployments_stemcells) ORDER BY id"))
-    by_name[s[1]].emplace_back(s[0], s[2]);
-  for (const auto& [sname, list] : by_name) {
-    const std::size_t keep = all ? 0 : 2;
-    for (std::size_t i = 0; i + keep < list.size(); ++i) {
-      delete_stemcell(ctx, sname, list[i].second, false);
-      done.push_back("stemcell " + sname + "/" + list[i].second);
-    }
-  }
-  // Compiled packages for stemcells that are gone.
-  for (const auto& c : db.rows("SELECT c.id, c.blobstore_id FROM compiled_packages c WHERE NOT EXISTS (SELECT 1 FROM "
-                               "stemcells s WHERE s.operating_system = c.stemcell_os AND s.version = "
-                               "c.stemcell_version)")) {
-    try {
-      ctx.blobstore().delete_blob(c[1]);
-    } catch (const std::exception&) {
-    }
-    db.exec("DELETE FROM compiled_packages WHERE id = ?", {std::stoll(c[0])});
-  }
-  if (all) {
-    auto disks = db.rows("SELECT id, disk_cid FROM persistent_disks WHERE instance_id IS NULL AND active = ?",
-                         {db_bool(false)});
-    int i = 0;
-    for (const auto& r : disks) {
-      ctx.event("Deleting orphaned disks", r[1], ++i, static_cast<int>(disks.size()), "started");
-      try {
-        ctx.cpi().delete_disk(r[1]);
-      } catch (const plugin::DiskNotFound&) {
-      }
-      db.exec("DELETE FROM persistent_disks WHERE id = ?", {std::stoll(r[0])});
-      ctx.event("Deleting orphaned disks", r[1], i, static_cast<int>(disks.size()), "finished", 100);
-      done.push_back("orphaned disk " + r[1]);
-    }
-  }
-  return done.empty() ? std::string("Nothing to clean up") : fmt::format("Deleted {}", fmt::join(done, ", "));
-}
-
-}  // namespace
 
 Json list_deployments(Database& db) {
   JsonArray::Ptr out = new JsonArray;

@@ -96,10 +96,10 @@ void attach_and_mount(Deployer& d, mbus::AgentClient& agent, const std::string& 
   agent.run("mount_disk", args({disk_cid}), kAgentTask);
 }
 
-void orphan_disk(Deployer& d, const DiskRow& disk, const std::string& instance) {
+void orphan_disk(Deployer& d, const DiskRow& disk, const std::string& instance, const std::string& az) {
   d.db().exec("UPDATE persistent_disks SET active = ?, instance_id = NULL, orphaned_at = ?, deployment = ?, "
-              "instance_name = ? WHERE id = ?",
-              {db_bool(false), now_seconds(), d.deployment(), instance, disk.id});
+              "instance_name = ?, az = ? WHERE id = ?",
+              {db_bool(false), now_seconds(), d.deployment(), instance, az, disk.id});
   d.ctx().debug(fmt::format("orphaned disk {} of {}", disk.cid, instance));
 }
 
@@ -172,7 +172,7 @@ void update_instance(Deployer& d, InstancePlan& inst, const UpdateOptions& optio
           d.cpi().detach_disk(vm->cid, disk->cid);
         } catch (const plugin::DiskNotAttached&) {
         }
-        orphan_disk(d, *disk, inst.name());
+        orphan_disk(d, *disk, inst.name(), inst.az);
       }
     } catch (...) {
       // The new disk is not the instance's: it goes, the old one stays.
@@ -200,7 +200,7 @@ void update_instance(Deployer& d, InstancePlan& inst, const UpdateOptions& optio
       d.cpi().detach_disk(vm->cid, disk->cid);
     } catch (const plugin::DiskNotAttached&) {
     }
-    orphan_disk(d, *disk, inst.name());
+    orphan_disk(d, *disk, inst.name(), inst.az);
     disk.reset();
   }
 
@@ -214,6 +214,7 @@ void update_instance(Deployer& d, InstancePlan& inst, const UpdateOptions& optio
   JsonObject::Ptr spec = new JsonObject, vm_spec = new JsonObject, disk_spec = new JsonObject;
   vm_spec->set("stemcell_cid", inst.stemcell->cid);
   vm_spec->set("stemcell", inst.stemcell->desc());
+  vm_spec->set("stemcell_api_version", inst.stemcell->api_version);
   vm_spec->set("cloud_properties", inst.vm_cloud_properties);
   vm_spec->set("env", inst.env);
   vm_spec->set("networks", inst.network_settings);
@@ -225,8 +226,9 @@ void update_instance(Deployer& d, InstancePlan& inst, const UpdateOptions& optio
   d.db().exec("UPDATE instances SET spec = ?, state = ?, bootstrap = ?, az = ?, idx = ? WHERE id = ?",
               {to_json(Json(spec)), inst.desired_state, db_bool(inst.bootstrap), inst.az,
                std::int64_t{inst.index}, inst.id});
+  const bool ignored = inst.existing && inst.existing->ignore;
   inst.existing = ExistingInstance{inst.id, g.name, inst.uuid, inst.az, inst.desired_state, g.lifecycle, inst.index,
-                                   inst.bootstrap, Json(spec), vm, disk, inst.ips};
+                                   inst.bootstrap, ignored, Json(spec), vm, disk, inst.ips};
   inst.changes.clear();
 }
 
@@ -242,7 +244,7 @@ void delete_instance(Deployer& d, const ExistingInstance& instance, bool skip_dr
     }
     delete_vm_keeping_disk(d, *instance.vm, instance.disk, name);
   }
-  if (instance.disk) orphan_disk(d, *instance.disk, name);
+  if (instance.disk) orphan_disk(d, *instance.disk, name, instance.az);
   auto s = d.db().session();
   s.begin();
   d.db().exec(s, "DELETE FROM ip_addresses WHERE instance_id = ?", {instance.id});

@@ -82,6 +82,14 @@ const std::vector<Migration>& migrations() {
            "NOT NULL, configuration_hash TEXT NOT NULL DEFAULT '', exit_code INTEGER NOT NULL, created_at BIGINT "
            "NOT NULL)",
        }},
+      {3,
+       "ignored instances, disk snapshots, the AZ of orphaned disks",
+       {
+           "ALTER TABLE instances ADD COLUMN ignored BOOLEAN NOT NULL DEFAULT FALSE",
+           "CREATE TABLE snapshots (id {id}, persistent_disk_id BIGINT NOT NULL REFERENCES persistent_disks(id), "
+           "snapshot_cid TEXT NOT NULL UNIQUE, clean BOOLEAN NOT NULL DEFAULT FALSE, created_at BIGINT NOT NULL)",
+           "ALTER TABLE persistent_disks ADD COLUMN az TEXT NOT NULL DEFAULT ''",
+       }},
   };
   return all;
 }

@@ -34,8 +34,8 @@ std::int64_t deployment_id_for(Database& db, const std::string& name) {
 std::vector<ExistingInstance> load_instances(Database& db, std::int64_t deployment_id) {
   std::vector<ExistingInstance> out;
   std::map<std::int64_t, std::size_t> by_id;
-  for (const auto& r : db.rows("SELECT id, job, idx, uuid, COALESCE(az, ''), state, bootstrap, spec, lifecycle FROM "
-                               "instances WHERE deployment_id = ? ORDER BY job, idx",
+  for (const auto& r : db.rows("SELECT id, job, idx, uuid, COALESCE(az, ''), state, bootstrap, spec, lifecycle, "
+                               "ignored FROM instances WHERE deployment_id = ? ORDER BY job, idx",
                                {deployment_id})) {
     ExistingInstance i;
     i.id = std::stoll(r[0]);
@@ -51,6 +51,7 @@ std::vector<ExistingInstance> load_instances(Database& db, std::int64_t deployme
       i.spec = plugin::json_object();
     }
     i.lifecycle = r[8];
+    i.ignore = r[9] == "1" || r[9] == "true";
     by_id[i.id] = out.size();
     out.push_back(std::move(i));
   }

@@ -13,6 +13,7 @@
 #include "bosh/common/fs.hpp"
 #include "bosh/common/json.hpp"
 #include "bosh/common/log.hpp"
+#include "bosh/common/utf8.hpp"
 #include "bosh/director/api.hpp"
 
 namespace bosh::director {
@@ -45,6 +46,15 @@ void TaskContext::warning(const std::string& message) {
   std::ostringstream line;
   Poco::JSON::Stringifier::stringify(e, line);
   append("event", line.str() + "\n");
+}
+
+void TaskContext::error_event(int code, const std::string& message) {
+  Poco::JSON::Object::Ptr e = new Poco::JSON::Object(Poco::JSON_PRESERVE_KEY_ORDER), error = new Poco::JSON::Object;
+  error->set("code", code);
+  error->set("message", message);
+  e->set("time", now_seconds());
+  e->set("error", error);
+  append("event", to_json(plugin::Json(e)) + "\n");
 }
 
 bool TaskContext::cancelled() {
@@ -137,8 +147,9 @@ void Workers::loop(int index) {
       result = "task cancelled";
     } catch (const std::exception& e) {
       state = "error";
-      result = e.what();
+      result = mend_utf8(e.what());
       ctx.debug("error: " + result);
+      ctx.error_event(100, result);
     }
     // Tasks that wrote result lines keep them; the others' result is their answer.
     const fs::path result_file = task_log_dir(services_.config, task->id) / "result";

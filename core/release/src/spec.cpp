@@ -11,14 +11,14 @@ namespace bosh::release {
 
 namespace {
 
+// Keys BOSH does not know are ignored, as BOSH does (specs are written by
+// many hands and tools add their own); each is reported once in `warnings`.
 void check_keys(const YAML::Node& map, const std::string& origin, const std::set<std::string>& known,
-                const std::string& what) {
+                const std::string& what, Warnings* warnings) {
   for (const auto& kv : map) {
     const std::string key = kv.first.Scalar();
-    if (known.count(key)) continue;
-    std::string expected;
-    for (const auto& k : known) expected += (expected.empty() ? "" : ", ") + k;
-    fail<InputError>("{}: unknown key '{}' in {} (expected {})", yaml_where(kv.first, origin), key, what, expected);
+    if (known.count(key) || !warnings) continue;
+    warnings->push_back(fmt::format("{}: unknown key '{}' in {} ignored", yaml_where(kv.first, origin), key, what));
   }
 }
 
@@ -58,14 +58,15 @@ bool yaml_bool(const YAML::Node& map, const std::string& key, const std::string&
   return v.Scalar() == "true";
 }
 
-std::vector<LinkSpec> links(const YAML::Node& root, const std::string& key, const std::string& origin) {
+std::vector<LinkSpec> links(const YAML::Node& root, const std::string& key, const std::string& origin,
+                            Warnings* warnings) {
   std::vector<LinkSpec> out;
   YAML::Node list = yaml_list(root, key, origin);
   if (!list) return out;
   for (const auto& item : list) {
     if (!item.IsMap())
       fail<InputError>("{}: each of '{}' must be a map, got {}", yaml_where(item, origin), key, yaml_type_name(item));
-    check_keys(item, origin, {"name", "type", "optional", "properties"}, "a link");
+    check_keys(item, origin, {"name", "type", "optional", "properties"}, "a link", warnings);
     LinkSpec link;
     link.name = yaml_string(item, "name", origin);
     link.type = yaml_string(item, "type", origin);
@@ -87,12 +88,12 @@ bool valid_name(const std::string& name) {
          });
 }
 
-JobSpec parse_job_spec(const std::string& text, const std::string& origin) {
+JobSpec parse_job_spec(const std::string& text, const std::string& origin, Warnings* warnings) {
   YAML::Node root = root_map(text, origin);
   check_keys(root, origin,
              {"name", "description", "templates", "packages", "properties", "consumes", "provides", "logs",
               "custom_provider_definitions"},
-             "a job spec");
+             "a job spec", warnings);
   JobSpec spec;
   spec.name = required_name(root, origin);
   spec.description = yaml_string(root, "description", origin);
@@ -109,8 +110,8 @@ JobSpec parse_job_spec(const std::string& text, const std::string& origin) {
     for (const auto& kv : props) {
       PropertySpec p;
       if (kv.second.IsMap()) {
-        check_keys(kv.second, origin, {"description", "default", "example", "type", "env"},
-                   "property '" + kv.first.Scalar() + "'");
+        check_keys(kv.second, origin, {"description", "default", "example", "examples", "type", "env"},
+                   "property '" + kv.first.Scalar() + "'", warnings);
         p.description = yaml_string(kv.second, "description", origin);
         p.type = yaml_string(kv.second, "type", origin);
         if (kv.second["default"]) p.default_value = YAML::Clone(kv.second["default"]);
@@ -122,14 +123,15 @@ JobSpec parse_job_spec(const std::string& text, const std::string& origin) {
       spec.properties[kv.first.Scalar()] = std::move(p);
     }
   }
-  spec.consumes = links(root, "consumes", origin);
-  spec.provides = links(root, "provides", origin);
+  spec.consumes = links(root, "consumes", origin, warnings);
+  spec.provides = links(root, "provides", origin, warnings);
   return spec;
 }
 
-PackageSpec parse_package_spec(const std::string& text, const std::string& origin) {
+PackageSpec parse_package_spec(const std::string& text, const std::string& origin, Warnings* warnings) {
   YAML::Node root = root_map(text, origin);
-  check_keys(root, origin, {"name", "dependencies", "files", "excluded_files", "description"}, "a package spec");
+  check_keys(root, origin, {"name", "dependencies", "files", "excluded_files", "description"}, "a package spec",
+             warnings);
   PackageSpec spec;
   spec.name = required_name(root, origin);
   spec.dependencies = string_list(root, "dependencies", origin);
@@ -138,12 +140,12 @@ PackageSpec parse_package_spec(const std::string& text, const std::string& origi
   return spec;
 }
 
-JobSpec load_job_spec(const std::filesystem::path& spec_file, const std::string& shown_as) {
-  return parse_job_spec(read_file(spec_file), shown_as);
+JobSpec load_job_spec(const std::filesystem::path& spec_file, const std::string& shown_as, Warnings* warnings) {
+  return parse_job_spec(read_file(spec_file), shown_as, warnings);
 }
 
-PackageSpec load_package_spec(const std::filesystem::path& spec_file, const std::string& shown_as) {
-  return parse_package_spec(read_file(spec_file), shown_as);
+PackageSpec load_package_spec(const std::filesystem::path& spec_file, const std::string& shown_as, Warnings* warnings) {
+  return parse_package_spec(read_file(spec_file), shown_as, warnings);
 }
 
 }  // namespace bosh::release

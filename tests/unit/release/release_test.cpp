@@ -114,12 +114,16 @@ TEST_SUITE("unit") {
           bosh::sha256_hex(s256));
   }
 
-  TEST_CASE("spec files: unknown keys and wrong types name the file and line") {
-    CHECK_THROWS_WITH_AS(parse_job_spec("name: web\ntemplats: {}\n", "jobs/web/spec"),
-                         "jobs/web/spec:2:1: unknown key 'templats' in a job spec (expected consumes, "
-                         "custom_provider_definitions, description, logs, name, packages, properties, provides, "
-                         "templates)",
-                         bosh::InputError);
+  TEST_CASE("spec files: unknown keys are ignored with a warning and wrong types name the file and line") {
+    bosh::release::Warnings warnings;
+    auto parsed = parse_job_spec("name: web\ntemplats: {}\nproperties:\n  a: {description: x, secret: true}\n",
+                               "jobs/web/spec", &warnings);
+    CHECK(parsed.name == "web");
+    CHECK(parsed.properties.count("a") == 1);
+    REQUIRE(warnings.size() == 2);
+    CHECK(warnings[0] == "jobs/web/spec:2:1: unknown key 'templats' in a job spec ignored");
+    CHECK(warnings[1] == "jobs/web/spec:4:23: unknown key 'secret' in property 'a' ignored");
+    CHECK_NOTHROW(parse_package_spec("name: lib\nfiles: [a]\nstemcell: x\n", "packages/lib/spec"));
     CHECK_THROWS_WITH_AS(parse_job_spec("name: web\npackages: app\n", "jobs/web/spec"),
                          "jobs/web/spec:2:11: 'packages' must be a list, got string", bosh::InputError);
     CHECK_THROWS_WITH_AS(parse_package_spec("name: lib\nfiles:\n- [a]\n", "packages/lib/spec"),
@@ -339,9 +343,12 @@ TEST_SUITE("unit") {
     // A package archive whose bytes changed.
     write(t.path() / "packages/lib.tgz", "tampered");
     auto bad = repack("tampered");
+    const auto lib_index = std::find_if(created.packages.begin(), created.packages.end(),
+                                        [](const auto& p) { return p.name == "lib"; }) - created.packages.begin();
     CHECK_THROWS_WITH_AS(verify_release_tarball(bad),
-                         (bad.string() + ": packages/lib.tgz has sha1 " + bosh::sha1_hex("tampered") +
-                          " but release.MF says " + item(created.packages, "lib").sha1)
+                         (bad.string() + ": release.MF: packages[" + std::to_string(lib_index) +
+                          "].sha1: packages/lib.tgz has sha1 " + bosh::sha1_hex("tampered") + " but release.MF says " +
+                          item(created.packages, "lib").sha1)
                              .c_str(),
                          bosh::InputError);
     fs::remove(bad);
@@ -357,7 +364,7 @@ TEST_SUITE("unit") {
     fs::remove(t.path() / "jobs/web.tgz");
     auto missing = repack("missing");
     CHECK_THROWS_WITH_AS(verify_release_tarball(missing),
-                         (missing.string() + ": release.MF lists web but the tarball has no jobs/web.tgz").c_str(),
+                         (missing.string() + ": release.MF: jobs[0] (web) has no jobs/web.tgz in the tarball").c_str(),
                          bosh::InputError);
     fs::remove(missing);
     // A release.MF that is not one.

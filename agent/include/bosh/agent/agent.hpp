@@ -17,6 +17,7 @@ namespace bosh::agent {
 
 struct AgentOptions {
   std::filesystem::path base_dir = "/var/vcap";
+  std::filesystem::path system_log_dir = "/var/log";  // what fetch_logs "system" collects
   std::filesystem::path settings_file;  // default: <base_dir>/bosh/settings.json
   // Where settings come from; file (settings_file) unless set.
   std::optional<SettingsSource> settings_source;

@@ -489,7 +489,7 @@ int run_disks(plugin::Invocation&, Context& ctx) {
   for (const auto& item : *list) {
     auto d = as_object(item, "disk");
     t.rows.push_back({str(d, "disk_cid"), str(d, "size"), str(d, "deployment_name"), str(d, "instance_name"),
-                      utc_time(d->getValue<std::int64_t>("orphaned_at"))});
+                      str(d, "orphaned_at")});
   }
   ctx.ui.table(t);
   return 0;

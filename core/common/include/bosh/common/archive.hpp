@@ -56,16 +56,32 @@ std::string create_tgz_from(const std::vector<TarInput>& inputs, const std::file
 // "<archive>: not a gzip'd tar archive: <detail>" for anything unreadable as one.
 std::vector<ArchiveEntry> list_tgz(const std::filesystem::path& archive);
 
+// How much an archive may unpack to: a gzip of zeros cannot fill the disk.
+// The sizes are the entries' own (their headers), checked while the archive
+// is read, before anything is written.
+struct ExtractLimits {
+  std::uint64_t max_bytes = 64ull << 30;  // all entries together
+  std::uint64_t max_entries = 500000;
+  double max_ratio = 200;                 // unpacked / packed, once past ratio_floor
+  std::uint64_t ratio_floor = 1ull << 30;
+};
+// The limits extract_tgz uses by default (a program sets them from its config).
+void set_default_extract_limits(const ExtractLimits& limits);
+ExtractLimits default_extract_limits();
+
 // Extracts into dest (created if missing). Before anything is written the
 // whole archive is checked, and refused with an InputError naming the archive
 // and the entry, for: absolute paths, ".." components, symlinks or hard links
 // resolving outside dest, duplicate entries, entries written through a
-// symlink, and devices, fifos and sockets. Modes and mtimes are restored,
-// owners are not.
+// symlink, devices, fifos and sockets, and anything past `limits`. Modes and
+// mtimes are restored, owners are not.
 void extract_tgz(const std::filesystem::path& archive, const std::filesystem::path& dest);
+void extract_tgz(const std::filesystem::path& archive, const std::filesystem::path& dest, const ExtractLimits& limits);
 
 // The contents of one regular file in the archive; name may be given as "x"
-// or "./x". InputError "<archive>: no entry '<name>'" if absent.
-std::string read_tgz_entry(const std::filesystem::path& archive, std::string_view name);
+// or "./x". InputError "<archive>: no entry '<name>'" if absent, and
+// "<archive>: '<name>' is larger than N bytes" past `max_bytes` (before it is read).
+std::string read_tgz_entry(const std::filesystem::path& archive, std::string_view name,
+                           std::uint64_t max_bytes = 64u << 20);
 
 }  // namespace bosh

@@ -40,6 +40,10 @@ std::string get_string(const plugin::JsonObject::Ptr& object, const std::string&
 std::optional<std::string> find_string(const plugin::JsonObject::Ptr& object, const std::string& key,
                                        std::string_view what);
 
+// nullopt when absent or null; InputError "<what>: '<key>' must be true or
+// false, got <type>" for anything but a JSON boolean (no "maybe" is true).
+std::optional<bool> find_bool(const plugin::JsonObject::Ptr& object, const std::string& key, std::string_view what);
+
 // BOSH's merge of cloud properties and env: `over`'s keys on top of
 // `base`'s, objects merged key by key, anything else replaced.
 plugin::Json deep_merge(const plugin::Json& base, const plugin::Json& over);

@@ -20,5 +20,12 @@ plugin::Json list_deployments(Database& db);
 // GET /deployments/<d>/vms and /instances (without format=full).
 plugin::Json list_vms(Database& db, const std::string& deployment, bool instances);
 
+// GET /disks: [{disk_cid, size, deployment_name, instance_name, az, orphaned_at ("... UTC"), cloud_properties}]
+plugin::Json list_orphaned_disks(Database& db);
+// What `bosh clean-up` would delete (GET /cleanup/dryrun; the task deletes
+// exactly this): {releases: [{name, versions}], stemcells, compiled_packages,
+// orphaned_disks, orphaned_vms, exported_releases, dns_blobs}.
+plugin::Json cleanup_plan(Database& db, bool remove_all, bool keep_orphaned_disks);
+
 
 }  // namespace bosh::director

@@ -14,6 +14,13 @@ namespace bosh::director {
 // The "update_release" task (BOSH's name): payload {"path": "<uploaded tarball>" | "location": URL, "sha1"?, "fix"}.
 std::string upload_release_task(TaskContext& ctx);
 
+// POST /packages/matches and /packages/matches_compiled: what the director
+// has already (a source package with its blob; a compiled package for that
+// stemcell "os/version" and dependency key), so the CLI need not send it.
+bool director_has_package(Database& db, const std::string& fingerprint);
+bool director_has_compiled_package(Database& db, const std::string& fingerprint, const std::string& stemcell,
+                                   const std::string& dependency_key);
+
 // "delete_release": payload {"name", "version" (optional: all versions), "force"}.
 // Refused while a deployment uses a version, unless forced. Jobs, packages and
 // compiled packages no other version uses go too, with their blobs.

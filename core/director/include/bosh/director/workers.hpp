@@ -47,6 +47,9 @@ class TaskContext {
   void result_line(const std::string& line);
   // A warning on the event log ({"time", "type": "warning", "message"}).
   void warning(const std::string& message);
+  // Why the task failed, as the last event ({"time", "error": {"code", "message"}}):
+  // every CLI shows it.
+  void error_event(int code, const std::string& message);
   bool cancelled();
   // Throws TaskCancelled once someone cancelled the task (checked in the DB).
   void check_cancelled();

@@ -1,5 +1,6 @@
-// Job and package spec files. Parsing is strict: an unknown key or a wrong
-// type is an InputError naming the file, line and column.
+// Job and package spec files. A wrong type is an InputError naming the file,
+// line and column; a key BOSH does not know is ignored, with a warning when
+// the caller collects them.
 #pragma once
 
 #include <filesystem>
@@ -43,10 +44,13 @@ struct PackageSpec {
   std::vector<std::string> excluded_files;
 };
 
-JobSpec parse_job_spec(const std::string& text, const std::string& origin);
-PackageSpec parse_package_spec(const std::string& text, const std::string& origin);
-JobSpec load_job_spec(const std::filesystem::path& spec_file, const std::string& shown_as);
-PackageSpec load_package_spec(const std::filesystem::path& spec_file, const std::string& shown_as);
+using Warnings = std::vector<std::string>;
+
+JobSpec parse_job_spec(const std::string& text, const std::string& origin, Warnings* warnings = nullptr);
+PackageSpec parse_package_spec(const std::string& text, const std::string& origin, Warnings* warnings = nullptr);
+JobSpec load_job_spec(const std::filesystem::path& spec_file, const std::string& shown_as, Warnings* warnings = nullptr);
+PackageSpec load_package_spec(const std::filesystem::path& spec_file, const std::string& shown_as,
+                              Warnings* warnings = nullptr);
 
 // Release and job/package names: letters, digits, '-', '_', '.'.
 bool valid_name(const std::string& name);

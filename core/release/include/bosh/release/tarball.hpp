@@ -2,6 +2,7 @@
 #pragma once
 
 #include <filesystem>
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -27,14 +28,28 @@ ReleaseManifest parse_release_manifest(const std::string& text, const std::strin
 // release.MF of a tarball, without extracting the rest.
 ReleaseManifest read_release_tarball_manifest(const std::filesystem::path& tarball);
 
+struct VerifyOptions {
+  // How messages name the tarball (default: its path). A director names
+  // the upload, not its own temp file.
+  std::string origin;
+  // A package (compiled: a compiled package) release.MF lists whose archive
+  // the tarball leaves out, because the receiver said it has it already
+  // (`bosh upload-release` asks /packages/matches first): true when it does.
+  std::function<bool(const ManifestItem& item, bool compiled)> already_have;
+};
+
 // Checks a release tarball: safe structure (no absolute paths, "..",
-// escaping links, duplicates), release.MF present and well formed, every
-// job/package/license archive present with the digest release.MF records,
-// no unlisted archives, dependencies and job packages resolvable, each job
-// archive holding job.MF. Returns the manifest; InputError naming the first
-// problem otherwise.
+// escaping links, duplicates, nothing past the extract limits), release.MF
+// present and well formed, every job/package/license archive present (or
+// already_have) with the digest release.MF records, no unlisted archives
+// (LICENSE* and NOTICE* files at the top are the release's own), dependencies
+// and job packages resolvable, and each nested archive readable: a job's
+// with a job.MF that parses, its monit file and every template job.MF names.
+// Returns the manifest; an InputError naming the tarball, the release.MF
+// entry ("release.MF: jobs[3] (web)") and what is wrong otherwise.
 ReleaseManifest verify_release_tarball(const std::filesystem::path& tarball);
 // The same, keeping the verified contents in `extract_to` (an empty directory).
-ReleaseManifest verify_release_tarball(const std::filesystem::path& tarball, const std::filesystem::path& extract_to);
+ReleaseManifest verify_release_tarball(const std::filesystem::path& tarball, const std::filesystem::path& extract_to,
+                                       const VerifyOptions& options = {});
 
 }  // namespace bosh::release
