@@ -16,6 +16,7 @@
 #include "alerts.hpp"
 #include "https_mbus.hpp"
 #include "installer.hpp"
+#include "ssh_access.hpp"
 #include "bosh/blobstore/blobstore.hpp"
 #include "bosh/blobstore/dav.hpp"
 #include "bosh/common/archive.hpp"
@@ -32,6 +33,7 @@
 #include <sstream>
 #include <thread>
 #include "monit.hpp"
+#include "ssh_access.hpp"
 #include "tasks.hpp"
 #include "vitals.hpp"
 
@@ -81,6 +83,7 @@ struct Agent::Impl {
   std::unique_ptr<plugin_host::PluginHost> plugins;
   std::shared_ptr<plugin::Blobstore> blobstore_;
   std::mutex apply_mutex;  // one apply or compile at a time touches data/
+  std::unique_ptr<SshAccess> ssh;
 
   explicit Impl(AgentOptions o) : options(std::move(o)), vitals(options.base_dir) {
     if (options.settings_file.empty()) options.settings_file = options.base_dir / "bosh/settings.json";
@@ -143,6 +146,24 @@ struct Agent::Impl {
       list->add(p);
     }
     return list;
+  }
+
+  // The address other hosts reach this VM at: the default network's IP
+  // (the first network's when none says default).
+  std::string primary_ip() {
+    std::string first;
+    if (settings.networks.type() != typeid(Poco::JSON::Object::Ptr)) return first;
+    for (const auto& [name, net] : *settings.networks.extract<Poco::JSON::Object::Ptr>()) {
+      if (net.type() != typeid(Poco::JSON::Object::Ptr)) continue;
+      auto o = net.extract<Poco::JSON::Object::Ptr>();
+      auto ip = find_string(o, "ip", "networks." + name).value_or("");
+      if (ip.empty()) continue;
+      if (first.empty()) first = ip;
+      if (o->has("default") && o->get("default").type() == typeid(Poco::JSON::Array::Ptr))
+        for (const auto& d : *o->getArray("default"))
+          if (d.toString() == "gateway") return ip;
+    }
+    return first;
   }
 
   std::string ips() {
@@ -637,6 +658,10 @@ struct Agent::Impl {
     async_handlers["mount_disk"] = [this](const Poco::JSON::Array::Ptr& args) { return mount_disk(args); };
     async_handlers["unmount_disk"] = [this](const Poco::JSON::Array::Ptr& args) { return unmount_disk(args); };
     async_handlers["migrate_disk"] = [this](const Poco::JSON::Array::Ptr& args) { return migrate_disk(args); };
+    sync_handlers["ssh"] = [this](const Poco::JSON::Array::Ptr& args) {
+      if (!ssh) ssh = std::make_unique<SshAccess>(SshAccess::Options{options.base_dir, options.private_etc, primary_ip()});
+      return ssh->handle(args);
+    };
     sync_handlers["list_disk"] = [this](const auto&) {
       Poco::JSON::Array::Ptr list = new Poco::JSON::Array;
       const auto range6 = load_object(disks_state());

@@ -22,6 +22,7 @@ int main(int argc, char** argv) {
       "base-dir", po::value<std::string>()->default_value("/var/vcap"), "The VM's tree (bosh/, data/, jobs/, ...)")(
       "settings", po::value<std::string>(), "Settings file (default: <base-dir>/bosh/settings.json)")(
       "system-log-dir", po::value<std::string>()->default_value("/var/log"), "The VM's system logs (bosh logs --system)")(
+      "private-etc", "The VM has its own mount namespace: bosh ssh users go in the VM's own /etc/passwd")(
       "heartbeat-interval", po::value<double>()->default_value(30), "Seconds between heartbeats")(
       "log-level", po::value<std::string>()->default_value("info"), "debug, info, warn or error")(
       "monit-port", po::value<int>()->default_value(0), "monit's HTTP port on 127.0.0.1 (0: a free port)")(
@@ -49,6 +50,10 @@ int main(int argc, char** argv) {
     bosh::agent::AgentOptions options;
     options.base_dir = vm["base-dir"].as<std::string>();
     options.system_log_dir = vm["system-log-dir"].as<std::string>();
+    options.private_etc = vm.count("private-etc") > 0;
+    // The agent's own log, where BOSH keeps it (bosh logs --agent fetches it).
+    std::filesystem::create_directories(options.base_dir / "bosh/log");
+    bosh::log::copy_to_file((options.base_dir / "bosh/log/current").string(), 16u << 20);
     // Temp files live on the VM's own disk (as BOSH's agent keeps data/tmp),
     // so installs can rename them into place.
     const std::filesystem::path tmp = options.base_dir / "data/tmp";

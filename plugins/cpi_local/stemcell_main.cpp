@@ -51,7 +51,9 @@ int main(int argc, char** argv) {
       "name", po::value<std::string>()->default_value("bosh-local-go_agent"), "The stemcell's name")(
       "os", po::value<std::string>()->default_value("local"), "The stemcell's operating_system")(
       "agent", po::value<std::string>()->default_value((bin / "bosh-agent").string()), "The bosh-agent binary")(
-      "init", po::value<std::string>()->default_value((bin / "bosh-vm-init").string()), "The bosh-vm-init binary");
+      "init", po::value<std::string>()->default_value((bin / "bosh-vm-init").string()), "The bosh-vm-init binary")(
+      "sshd", po::value<std::string>()->default_value("/usr/local/lib/bosh-cpp/sshd"),
+      "The sshd `bosh ssh` starts on a VM (scripts/install-deps puts Debian's there); none: VMs without ssh");
   try {
     po::variables_map vm;
     po::store(po::parse_command_line(argc, argv, desc), vm);
@@ -73,6 +75,14 @@ int main(int argc, char** argv) {
     copy_executable(vm["agent"].as<std::string>(), image_dir / "bin/bosh-agent");
     copy_executable(vm["init"].as<std::string>(), image_dir / "bin/bosh-vm-init");
     copy_executable(monit, image_dir / "bin/monit");
+    const fs::path sshd = vm["sshd"].as<std::string>();
+    std::error_code ec;
+    if (fs::exists(sshd, ec))
+      copy_executable(sshd, image_dir / "bin/sshd");
+    else if (!vm["sshd"].defaulted())
+      bosh::fail("--sshd {}: no such file", sshd.string());
+    else
+      std::cerr << "bosh-local-stemcell: no sshd at " << sshd.string() << ": VMs of this stemcell have no bosh ssh\n";
     bosh::create_tgz(image_dir, stage / "image");
     const std::string sha1 = bosh::file_digest(stage / "image", bosh::DigestAlgorithm::sha1);
     bosh::write_file_atomic(stage / "stemcell.MF",

@@ -329,5 +329,6 @@ int main(int argc, char** argv) {
   o.agent.push_back(kVcap);
   o.agent.push_back("--system-log-dir");
   o.agent.push_back(std::string(kVcap) + "/sys/system-log");
+  o.agent.push_back("--private-etc");
   run_init(o.agent, true);
 }

@@ -17,7 +17,11 @@ std::atomic<Level> g_level{Level::warn};
 std::mutex g_mutex;
 Sink g_sink;
 
-void default_sink(Level level, std::string_view component, std::string_view message) {
+std::FILE* g_copy = nullptr;  // copy_to_file's file, under g_mutex
+std::string g_copy_path;
+std::uint64_t g_copy_max = 0, g_copy_size = 0;
+
+std::string format_line(Level level, std::string_view component, std::string_view message) {
   using namespace std::chrono;
   auto now = system_clock::now();
   std::time_t t = system_clock::to_time_t(now);
@@ -27,9 +31,24 @@ void default_sink(Level level, std::string_view component, std::string_view mess
   char stamp[32];
   std::strftime(stamp, sizeof stamp, "%Y-%m-%dT%H:%M:%S", &tm);
   std::string_view name = level_name(level);
-  std::string line = fmt::format("{}, [{}.{:03d} #{}] {:>5} -- {}: {}\n", name[0], stamp, ms,
-                                 ::getpid(), name, component, message);
+  return fmt::format("{}, [{}.{:03d} #{}] {:>5} -- {}: {}\n", name[0], stamp, ms, ::getpid(), name, component,
+                     message);
+}
+
+void default_sink(Level level, std::string_view component, std::string_view message) {
+  const std::string line = format_line(level, component, message);
   std::fwrite(line.data(), 1, line.size(), stderr);
+  if (!g_copy) return;
+  if (g_copy_size + line.size() > g_copy_max) {  // one older file is kept
+    std::fclose(g_copy);
+    std::rename(g_copy_path.c_str(), (g_copy_path + ".1").c_str());
+    g_copy = std::fopen(g_copy_path.c_str(), "a");
+    g_copy_size = 0;
+    if (!g_copy) return;
+  }
+  std::fwrite(line.data(), 1, line.size(), g_copy);
+  std::fflush(g_copy);
+  g_copy_size += line.size();
 }
 }  // namespace
 
@@ -53,6 +72,16 @@ std::string_view level_name(Level level) {
     case Level::error: return "ERROR";
     default: return "NONE";
   }
+}
+
+void copy_to_file(const std::string& path, std::uint64_t max_bytes) {
+  std::lock_guard lock(g_mutex);
+  if (g_copy) std::fclose(g_copy);
+  g_copy = std::fopen(path.c_str(), "a");
+  if (!g_copy) fail<IoError>("{}: cannot open the log file", path);
+  g_copy_path = path;
+  g_copy_max = max_bytes;
+  g_copy_size = static_cast<std::uint64_t>(std::ftell(g_copy));
 }
 
 void set_sink(Sink sink) {

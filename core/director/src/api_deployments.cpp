@@ -201,6 +201,22 @@ void add_deployment_routes(Router& r) {
                    payload));
   });
 
+  // bosh ssh / scp: {"command": "setup"|"cleanup", "target": {"job", "indexes", "ids"},
+  // "params": {"user", "public_key"} | {"user_regex"}}
+  r.add("POST", "/deployments/:d/ssh", [](Call& c) {
+    if (!deployment_exists(c, c.params[0])) return;
+    auto body = c.json_body();
+    const std::string command = get_string(body, "command", "request body");
+    if (command != "setup" && command != "cleanup")
+      throw InputError("request body: command must be setup or cleanup, got '" + command + "'");
+    JsonObject::Ptr payload = new JsonObject;
+    payload->set("command", command);
+    payload->set("target", body->has("target") ? Json(as_object(body->get("target"), "request body: target"))
+                                               : Json(plugin::json_object()));
+    payload->set("params", as_object(body->has("params") ? body->get("params") : Json(), "request body: params"));
+    c.task(enqueue(c, "ssh", "ssh: " + command, c.params[0], payload));
+  });
+
   r.add("GET", "/resources/:id", [](Call& c) {
     if (!c.s.blobstore.exists(c.params[0]))
       return c.error(Status::HTTP_NOT_FOUND, 100000, "Resource '" + c.params[0] + "' not found");

@@ -62,6 +62,10 @@ DirectorConfig load_director_config(const std::filesystem::path& file) {
     if (YAML::Node p = yaml_map(cpi, "properties", origin)) c.cpi_properties = yaml_to_typed_json(p);
   }
   c.nats = yaml_string(root, "nats", origin);
+  if (YAML::Node gw = yaml_map(root, "ssh_gateway", origin)) {
+    c.ssh_gateway_host = yaml_string(gw, "host", origin);
+    c.ssh_gateway_user = yaml_string(gw, "user", origin);
+  }
   c.workers = number(root, "workers", origin, 3);
   c.max_upload_mb = number(root, "max_upload_mb", origin, 10240);
   c.max_request_mb = number(root, "max_request_mb", origin, 16);

@@ -357,6 +357,7 @@ void add_deployment_tasks(std::map<std::string, TaskRunner>& runners) {
   runners["run_errand"] = run_errand_task;
   runners["fetch_logs"] = fetch_logs_task;
   runners["cleanup"] = cleanup_task;
+  runners["ssh"] = ssh_task;
 }
 
 }  // namespace bosh::director

@@ -179,5 +179,6 @@ std::string vm_state_task(TaskContext& ctx);
 std::string run_errand_task(TaskContext& ctx);
 std::string fetch_logs_task(TaskContext& ctx);
 std::string cleanup_task(TaskContext& ctx);
+std::string ssh_task(TaskContext& ctx);
 
 }  // namespace bosh::director

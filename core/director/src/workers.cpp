@@ -65,6 +65,15 @@ bool TaskContext::cancelled() {
 void TaskContext::event(const std::string& stage, const std::string& name, int index, int total,
                         const std::string& state, int progress, const std::vector<std::string>& tags,
                         const std::string& error) {
+  // Every step a CLI sees end has begun: a step logged only as finished
+  // gets its start first (the Go CLI shows a finished step's duration from it).
+  bool start_first = false;
+  {
+    std::lock_guard lock(mutex_);
+    const bool first = started_.insert(stage + '\n' + name).second;
+    start_first = first && state != "started";
+  }
+  if (start_first) event(stage, name, index, total, "started", 0, tags);
   Poco::JSON::Object::Ptr e = new Poco::JSON::Object(Poco::JSON_PRESERVE_KEY_ORDER);
   e->set("time", now_seconds());
   e->set("stage", stage);

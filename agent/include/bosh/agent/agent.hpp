@@ -18,6 +18,9 @@ namespace bosh::agent {
 struct AgentOptions {
   std::filesystem::path base_dir = "/var/vcap";
   std::filesystem::path system_log_dir = "/var/log";  // what fetch_logs "system" collects
+  // The VM has its own mount namespace (the local CPI's isolation): ssh may
+  // lay the VM's own /etc/passwd over the system's there.
+  bool private_etc = false;
   std::filesystem::path settings_file;  // default: <base_dir>/bosh/settings.json
   // Where settings come from; file (settings_file) unless set.
   std::optional<SettingsSource> settings_source;

@@ -2,6 +2,7 @@
 // helpers so secrets never reach a log.
 #pragma once
 
+#include <cstdint>
 #include <functional>
 #include <string>
 #include <string_view>
@@ -25,6 +26,10 @@ std::string_view level_name(Level level);
 void set_sink(Sink sink);
 
 void write(Level level, std::string_view component, std::string_view message);
+
+// The default sink also appends every line to `path` (created if missing);
+// past `max_bytes` the file becomes "<path>.1" and a new one starts.
+void copy_to_file(const std::string& path, std::uint64_t max_bytes);
 
 template <typename... Args>
 void debug(std::string_view component, fmt::format_string<Args...> f, Args&&... args) {

@@ -14,6 +14,7 @@
 //   max_upload_mb: 10240               # release and stemcell tarballs
 //   max_request_mb: 16                 # every other request body (manifests, configs, JSON)
 //   http_workers: 16                   # API requests served at once (more wait, then get 503)
+//   ssh_gateway: {host: jump.example.com, user: vcap}   # what bosh ssh connects through (default: directly)
 //   agent_wait_timeout: 600             # seconds for a new VM's agent to answer
 //   max_threads: 32                     # parallel instances for deletes, post-deploy, start/stop
 #pragma once
@@ -48,6 +49,7 @@ struct DirectorConfig {
   long long max_upload_mb = 10240;
   long long max_request_mb = 16;
   int http_workers = 16;
+  std::string ssh_gateway_host, ssh_gateway_user;
   int agent_wait_timeout = 600;  // seconds a new VM's agent gets to answer its first ping
   int max_threads = 32;          // instances a task works on at once where the manifest says nothing (delete, post-deploy, state changes)
 };

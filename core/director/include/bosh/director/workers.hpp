@@ -9,6 +9,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -60,6 +61,7 @@ class TaskContext {
   DirectorServices& services_;
   std::shared_ptr<plugin::Cpi> cpi_;
   std::mutex mutex_;  // task logs are written from several threads of one task
+  std::set<std::string> started_;  // "stage\ntask" of every step begun
 };
 
 // A task type's body: returns the task's result text.
