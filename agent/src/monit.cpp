@@ -191,7 +191,10 @@ void Monit::reload() {
   auto r = run_process({"monit", "-c", (config_.base_dir / "monit/monitrc").string(), "reload"});
   if (r.exit_code != 0) fail("monit reload failed: {}{}", r.out, r.err);
   // monit restarts (new incarnation) and re-reads its files; wait for that.
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  // It reads the signal only once the action it is running ends, and a start
+  // whose process never appears holds it for its whole start timeout (30 s
+  // by default): the wait covers that and more.
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(90);
   while (std::chrono::steady_clock::now() < deadline) {
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
     try {
@@ -199,7 +202,7 @@ void Monit::reload() {
     } catch (const bosh::Error&) {
     }
   }
-  fail("monit did not come back within 30 s of a reload");
+  fail("monit did not come back within 90 s of a reload");
 }
 
 std::vector<MonitService> Monit::status() { return parse_monit_status(status_xml()); }

@@ -22,8 +22,11 @@ namespace bosh::cli {
 
 namespace {
 
-po::options_description global_options() {
+// `--version` is global only before the command word ("bosh --version");
+// after it, it is the command's own (`bosh create release --version 1.2`).
+po::options_description global_options(bool with_version = true) {
   po::options_description desc("Global options");
+  if (with_version) desc.add_options()("version", "Show the version and exit");
   desc.add_options()
       ("config,c", po::value<std::string>()->value_name("FILE"), "Config file (default: ~/.bosh_config)")
       ("target,t", po::value<std::string>()->value_name("URL"), "Director to talk to, this time only")
@@ -31,7 +34,6 @@ po::options_description global_options() {
       ("json", "Machine-readable output (one JSON document)")
       ("no-color", "Never colour the output")
       ("verbose,v", "Log debug output to stderr")
-      ("version", "Show the version and exit")
       ("help,h", "Show help");
   return desc;
 }
@@ -168,7 +170,7 @@ int run_cli(const std::vector<std::string>& argv, std::ostream& out, std::ostrea
   po::variables_map vm;
   try {
     std::vector<std::string> args(argv.begin() + (argv.empty() ? 0 : 1), argv.end());
-    const po::options_description desc = global_options();  // parsed_options points into it
+    const po::options_description desc = global_options(false);  // parsed_options points into it
     auto parsed = po::command_line_parser(args).options(desc).allow_unregistered().run();
     po::store(parsed, vm);
     rest = po::collect_unrecognized(parsed.options, po::include_positional);
@@ -184,7 +186,7 @@ int run_cli(const std::vector<std::string>& argv, std::ostream& out, std::ostrea
   if (global.verbose) log::set_level(log::Level::debug);
 
   Ui ui(out, err, global.json, global.color, &err == &std::cerr && ::isatty(STDERR_FILENO) == 1);
-  if (vm.count("version")) {
+  if (!rest.empty() && rest.front() == "--version") {
     ui.line(fmt::format("version {} (bosh-cpp, plugin API {}.{})", BOSH_VERSION, BOSH_PLUGIN_API_MAJOR,
                         BOSH_PLUGIN_API_MINOR));
     return 0;

@@ -183,7 +183,7 @@ std::vector<Digest> parse_multi_digest(std::string_view text) {
   return digests;
 }
 
-const Digest& strongest_digest(const std::vector<Digest>& digests) {
+Digest strongest_digest(const std::vector<Digest>& digests) {
   if (digests.empty()) throw InputError("no digest given");
   const Digest* best = &digests.front();
   for (const Digest& d : digests) {

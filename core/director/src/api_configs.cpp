@@ -139,7 +139,8 @@ void add_config_routes(Router& r) {
     if (latest != "true" && latest != "false")
       throw InputError("latest must be true or false, got '" + latest + "'");
     f.latest = latest == "true";
-    f.limit = bounded_limit(c, 1000, 1000);
+    // Every type and name's latest, however many; a limit only counts history (--recent).
+    f.limit = f.latest ? 100000 : bounded_limit(c, 1000, 1000);
     JsonArray::Ptr out = new JsonArray;
     for (const auto& row : list_configs(c.s.db, f)) out->add(config_json(row));
     c.json(Status::HTTP_OK, out);

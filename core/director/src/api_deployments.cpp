@@ -8,6 +8,8 @@
 #include "bosh/common/error.hpp"
 #include "bosh/common/json.hpp"
 #include "bosh/common/yaml.hpp"
+#include "bosh/release/spec.hpp"
+#include "bosh/director/configs.hpp"
 #include "bosh/director/deployments.hpp"
 #include "bosh/director/diff.hpp"
 #include "bosh/director/tasks.hpp"
@@ -155,20 +157,44 @@ void add_deployment_routes(Router& r) {
     c.task(enqueue(c, "fetch_logs", "fetch logs", c.params[0], payload));
   });
 
+  // Errand groups, and jobs with a bin/run template on service groups (co-located errands).
   r.add("GET", "/deployments/:d/errands", [](Call& c) {
     auto d = deploy::find_deployment(c.s.db, c.params[0]);
     if (!d || d->manifest.empty())
       return c.error(Status::HTTP_NOT_FOUND, 70000, "Deployment '" + c.params[0] + "' doesn't exist");
-    plugin::JsonArray::Ptr out = new plugin::JsonArray;
+    std::set<std::string> runnable;
+    for (const auto& t : c.s.db.rows("SELECT t.name, t.spec FROM templates t JOIN release_versions_templates l ON "
+                                     "l.template_id = t.id JOIN deployments_release_versions dr ON "
+                                     "dr.release_version_id = l.release_version_id WHERE dr.deployment_id = ?",
+                                     {d->id})) {
+      try {
+        for (const auto& [src, dest] : release::parse_job_spec(t[1], t[0] + "/job.MF").templates)
+          if (dest == "bin/run") runnable.insert(t[0]);
+      } catch (const Error&) {
+      }
+    }
+    JsonArray::Ptr out = new JsonArray;
+    std::set<std::string> listed;
+    auto add = [&](const std::string& name) {
+      if (!listed.insert(name).second) return;
+      JsonObject::Ptr e = new JsonObject;
+      e->set("name", name);
+      out->add(e);
+    };
     auto root = as_object(yaml_to_typed_json(parse_yaml(d->manifest, "manifest")), "manifest");
     for (const char* key : {"instance_groups", "jobs"}) {
       if (!root->has(key) || root->get(key).isEmpty()) continue;
       for (const auto& g : *as_array(root->get(key), key)) {
-        auto o = g.extract<JsonObject::Ptr>();
-        if (o->has("lifecycle") && o->getValue<std::string>("lifecycle") == "errand") {
-          JsonObject::Ptr e = new JsonObject;
-          e->set("name", o->getValue<std::string>("name"));
-          out->add(e);
+        auto o = as_object(g, key);
+        if (find_string(o, "lifecycle", key).value_or("service") == "errand") {
+          add(get_string(o, "name", key));
+          continue;
+        }
+        const char* jobs_key = o->has("jobs") ? "jobs" : "templates";
+        if (!o->has(jobs_key) || o->get(jobs_key).isEmpty()) continue;
+        for (const auto& j : *as_array(o->get(jobs_key), jobs_key)) {
+          const std::string job = get_string(as_object(j, jobs_key), "name", jobs_key);
+          if (runnable.count(job)) add(job);
         }
       }
     }
@@ -199,6 +225,89 @@ void add_deployment_routes(Router& r) {
     payload->set("instances", instances);
     c.task(enqueue(c, "run_errand", "run errand " + c.params[1] + " from deployment " + c.params[0], c.params[0],
                    payload));
+  });
+
+  // The variables the director generated for the deployment: [{id, name}],
+  // names as BOSH's config server shows them (/<director>/<deployment>/<name>).
+  r.add("GET", "/deployments/:d/variables", [](Call& c) {
+    auto d = deploy::find_deployment(c.s.db, c.params[0]);
+    if (!d) return c.error(Status::HTTP_NOT_FOUND, 70000, "Deployment '" + c.params[0] + "' doesn't exist");
+    JsonArray::Ptr out = new JsonArray;
+    for (const auto& row : c.s.db.rows("SELECT id, name FROM variables WHERE deployment_id = ? ORDER BY name", {d->id})) {
+      JsonObject::Ptr o = new JsonObject;
+      o->set("id", row[0]);
+      o->set("name", "/" + c.s.config.name + "/" + d->name + "/" + row[1]);
+      out->add(o);
+    }
+    c.json(Status::HTTP_OK, out);
+  });
+
+  // bosh ignore / unignore: {"ignore": bool}
+  r.add("PUT", "/deployments/:d/instance_groups/:group/:id/ignore", [](Call& c) {
+    auto d = deploy::find_deployment(c.s.db, c.params[0]);
+    if (!d) return c.error(Status::HTTP_NOT_FOUND, 70000, "Deployment '" + c.params[0] + "' doesn't exist");
+    auto ignore = find_bool(c.json_body(), "ignore", "request body");
+    if (!ignore) throw InputError("request body: 'ignore' (true or false) is required");
+    const auto changed = c.s.db.exec("UPDATE instances SET ignored = ? WHERE deployment_id = ? AND job = ? AND (uuid = ? "
+                                     "OR CAST(idx AS TEXT) = ?)",
+                                     {db_bool(*ignore), d->id, c.params[1], c.params[2], c.params[2]});
+    if (changed == 0)
+      return c.error(Status::HTTP_NOT_FOUND, 70001,
+                     "Instance '" + c.params[1] + "/" + c.params[2] + "' doesn't exist in deployment '" + d->name + "'");
+    record_event(c.s.db, {c.user, *ignore ? "ignore" : "unignore", "instance", c.params[1] + "/" + c.params[2], "",
+                          d->name, c.params[1] + "/" + c.params[2]});
+    c.text(Status::HTTP_OK, "", "application/json");
+  });
+
+  r.add("GET", "/deployments/:d/snapshots", [](Call& c) {
+    if (!deployment_exists(c, c.params[0])) return;
+    c.json(Status::HTTP_OK, list_snapshots(c.s.db, c.params[0]));
+  });
+  r.add("POST", "/deployments/:d/snapshots", [](Call& c) {
+    if (!deployment_exists(c, c.params[0])) return;
+    c.task(enqueue(c, "snapshot_deployment", "snapshot deployment", c.params[0], new JsonObject));
+  });
+  r.add("POST", "/deployments/:d/jobs/:group/:id/snapshots", [](Call& c) {
+    if (!deployment_exists(c, c.params[0])) return;
+    JsonObject::Ptr payload = new JsonObject;
+    payload->set("group", c.params[1]);
+    payload->set("instance", c.params[2]);
+    c.task(enqueue(c, "snapshot_deployment", "snapshot instance " + c.params[1] + "/" + c.params[2], c.params[0], payload));
+  });
+  r.add("DELETE", "/deployments/:d/snapshots", [](Call& c) {
+    if (!deployment_exists(c, c.params[0])) return;
+    c.task(enqueue(c, "delete_snapshot", "delete snapshots", c.params[0], new JsonObject));
+  });
+  r.add("DELETE", "/deployments/:d/snapshots/:cid", [](Call& c) {
+    if (!deployment_exists(c, c.params[0])) return;
+    JsonObject::Ptr payload = new JsonObject;
+    payload->set("snapshot_cid", c.params[1]);
+    c.task(enqueue(c, "delete_snapshot", "delete snapshot " + c.params[1], c.params[0], payload));
+  });
+
+  // bosh export-release: {deployment_name, release_name, release_version, stemcell_os, stemcell_version, sha2, jobs}
+  r.add("POST", "/releases/export", [](Call& c) {
+    auto body = c.json_body();
+    const std::string deployment = get_string(body, "deployment_name", "request body");
+    if (!deployment_exists(c, deployment)) return;
+    JsonObject::Ptr payload = new JsonObject;
+    for (const char* key : {"release_name", "release_version", "stemcell_os", "stemcell_version"})
+      payload->set(key, get_string(body, key, "request body"));
+    payload->set("sha2", find_bool(body, "sha2", "request body").value_or(false));
+    JsonArray::Ptr jobs = new JsonArray;
+    if (body->has("jobs") && !body->get("jobs").isEmpty())
+      for (const auto& j : *as_array(body->get("jobs"), "request body: jobs")) {
+        JsonObject::Ptr o = new JsonObject;
+        o->set("name", get_string(as_object(j, "request body: jobs[]"), "name", "request body: jobs[]"));
+        jobs->add(o);
+      }
+    payload->set("jobs", jobs);
+    c.task(enqueue(c, "export_release",
+                   "export release: '" + payload->getValue<std::string>("release_name") + "/" +
+                       payload->getValue<std::string>("release_version") + "' for '" +
+                       payload->getValue<std::string>("stemcell_os") + "/" +
+                       payload->getValue<std::string>("stemcell_version") + "'",
+                   deployment, payload));
   });
 
   // bosh ssh / scp: {"command": "setup"|"cleanup", "target": {"job", "indexes", "ids"},

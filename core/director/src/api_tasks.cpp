@@ -3,8 +3,13 @@
 #include <Poco/JSON/Object.h>
 
 #include <fstream>
+#include <optional>
 #include <sstream>
+#include <utility>
 
+#include "bosh/common/certificates.hpp"
+#include "bosh/common/clock.hpp"
+#include "bosh/common/fs.hpp"
 #include "bosh/common/json.hpp"
 #include "bosh/director/api.hpp"
 #include "bosh/director/configs.hpp"
@@ -108,6 +113,23 @@ EventFilter event_filter(const Call& c) {
   return f;
 }
 
+// ("debian", "12") from /etc/os-release; ("linux", "") when it says nothing.
+std::pair<std::string, std::string> host_os() {
+  std::string id = "linux", version;
+  std::ifstream in("/etc/os-release");
+  for (std::string line; std::getline(in, line);) {
+    auto value = [&](const std::string& key) -> std::optional<std::string> {
+      if (line.rfind(key + "=", 0) != 0) return std::nullopt;
+      std::string v = line.substr(key.size() + 1);
+      if (v.size() >= 2 && v.front() == '"' && v.back() == '"') v = v.substr(1, v.size() - 2);
+      return v;
+    };
+    if (auto v = value("ID")) id = *v;
+    if (auto v = value("VERSION_ID")) version = *v;
+  }
+  return {id, version};
+}
+
 }  // namespace
 
 std::optional<std::int64_t> positive_id(const std::string& text) {
@@ -145,8 +167,25 @@ void add_task_routes(Router& r) {
       features->set(feature, f);
     }
     info->set("features", features);
+    // The director's "stemcell": the OS it runs on (BOSH fills these from its VM's stemcell).
+    static const auto os = host_os();
+    info->set("stemcell_os", os.first);
+    info->set("stemcell_version", os.second);
     c.json(Status::HTTP_OK, info);
   }, true);
+
+  // bosh env --details: the certificates the director serves with.
+  r.add("GET", "/director/certificate_expiry", [](Call& c) {
+    JsonArray::Ptr out = new JsonArray;
+    if (auto until = certificate_not_after(read_file(c.s.config.tls_cert))) {
+      JsonObject::Ptr o = new JsonObject;
+      o->set("certificate_path", "director.ssl.certificate");
+      o->set("expiry", rfc3339(*until));
+      o->set("days_left", static_cast<int>((*until - now_seconds()) / 86400));
+      out->add(o);
+    }
+    c.json(Status::HTTP_OK, out);
+  });
 
   r.add("GET", "/tasks", [](Call& c) {
     JsonArray::Ptr out = new JsonArray;

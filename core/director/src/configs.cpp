@@ -4,6 +4,7 @@
 #include <Poco/JSON/Object.h>
 
 #include <ctime>
+#include <map>
 #include <regex>
 #include <set>
 
@@ -90,6 +91,42 @@ std::vector<ConfigRow> latest_configs(Database& db, const std::string& type) {
   auto rows = list_configs(db, f);
   std::reverse(rows.begin(), rows.end());  // oldest name first: a stable merge order
   return rows;
+}
+
+std::pair<plugin::Json, std::int64_t> merged_cloud_config(Database& db) {
+  const auto rows = latest_configs(db, "cloud");
+  if (rows.empty()) return {plugin::Json(), 0};
+  Poco::JSON::Object::Ptr merged = new Poco::JSON::Object;
+  std::map<std::string, std::string> owner;  // "list/name" -> config name
+  std::int64_t newest = 0;
+  for (const auto& row : rows) {
+    newest = std::max(newest, row.id);
+    const std::string origin = "cloud config '" + row.name + "'";
+    auto o = as_object(yaml_to_typed_json(parse_yaml(row.content, origin)), origin);
+    for (const auto& [key, value] : *o) {
+      if (key == "compilation") {
+        if (merged->has(key))
+          fail<InputError>("compilation is given in cloud configs '{}' and '{}'", owner["compilation"], row.name);
+        merged->set(key, value);
+        owner["compilation"] = row.name;
+        continue;
+      }
+      if (value.isEmpty()) continue;
+      if (!merged->has(key)) merged->set(key, Poco::JSON::Array::Ptr(new Poco::JSON::Array));
+      auto list = merged->getArray(key);
+      for (const auto& item : *as_array(value, origin + ": " + key)) {
+        const std::string name = item.type() == typeid(Poco::JSON::Object::Ptr)
+                                     ? find_string(item.extract<Poco::JSON::Object::Ptr>(), "name", origin).value_or("")
+                                     : "";
+        const std::string id = key + "/" + name;
+        if (!name.empty() && owner.count(id))
+          fail<InputError>("{} '{}' is defined in cloud configs '{}' and '{}'", key, name, owner[id], row.name);
+        owner[id] = row.name;
+        list->add(item);
+      }
+    }
+  }
+  return {plugin::Json(merged), newest};
 }
 
 std::optional<ConfigRow> config_by_id(Database& db, std::int64_t id) {

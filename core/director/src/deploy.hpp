@@ -176,6 +176,12 @@ class Deployer {
 
   std::atomic<bool> failed{false};  // a parallel step failed: start no more
 
+  // The events a deploy leaves (bosh events): each one under the deploy's own.
+  std::int64_t parent_event = 0;
+  // Returns the event's id (0 when it could not be recorded).
+  std::int64_t record(const std::string& action, const std::string& object_type, const std::string& object_name,
+                      const std::string& instance = "", const std::string& error = "");
+
  private:
   TaskContext& ctx_;
   std::string deployment_;

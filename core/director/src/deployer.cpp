@@ -6,6 +6,7 @@
 #include "bosh/common/json.hpp"
 #include "bosh/common/random.hpp"
 #include "bosh/mbus/nats.hpp"
+#include "bosh/director/configs.hpp"
 #include "deploy.hpp"
 
 namespace bosh::director::deploy {
@@ -13,6 +14,20 @@ namespace bosh::director::deploy {
 using plugin::JsonObject;
 
 Deployer::Deployer(TaskContext& ctx, std::string deployment) : ctx_(ctx), deployment_(std::move(deployment)) {}
+
+std::int64_t Deployer::record(const std::string& action, const std::string& object_type, const std::string& object_name,
+                      const std::string& instance, const std::string& error) {
+  // "group/uuid (index)" as the event log names instances is "group/uuid" here.
+  std::string who = instance.substr(0, instance.find(' '));
+  Event e{ctx_.task().username, action, object_type, object_name, std::to_string(ctx_.task().id), deployment_, who, error};
+  e.parent_id = parent_event;
+  try {
+    return record_event(db(), e);
+  } catch (const std::exception& ex) {
+    ctx_.debug(fmt::format("could not record the event {} {} {}: {}", action, object_type, object_name, ex.what()));
+    return 0;
+  }
+}
 
 std::unique_ptr<mbus::AgentClient> Deployer::agent(const std::string& agent_id) {
   if (!ctx_.services().nats) fail("director.yml names no NATS: the director cannot reach agents");
@@ -54,6 +69,7 @@ VmRow Deployer::create_vm(const std::string& what, std::int64_t instance_id, con
     }
   }
   ctx_.debug(fmt::format("CPI create_vm({}) for {} -> {}", agent_id, what, created.vm_cid));
+  record("create", "vm", created.vm_cid, instance_id ? what : "");
   VmRow vm{0, created.vm_cid, agent_id, now_seconds()};
   try {
     if (!created.networks.isEmpty()) networks = created.networks;
@@ -87,6 +103,7 @@ VmRow Deployer::create_vm(const std::string& what, std::int64_t instance_id, con
 void Deployer::delete_vm(const VmRow& vm, const std::string& what) {
   cpi().delete_vm(vm.cid);
   ctx_.debug(fmt::format("CPI delete_vm({}) for {}", vm.cid, what));
+  record("delete", "vm", vm.cid, vm.id ? what : "");
   if (vm.id) db().exec("DELETE FROM vms WHERE id = ?", {vm.id});
 }
 

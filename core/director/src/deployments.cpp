@@ -56,11 +56,8 @@ Prepared prepare(Deployer& d, const DeployRequest& req) {
   Prepared out;
   d.step("Preparing deployment", {}, "Preparing deployment", 1, 1, [&] {
     const Json raw = yaml_to_typed_json(parse_yaml(req.manifest, "manifest"));
-    Json cloud;
-    if (auto cc = latest_config(d.db(), "cloud")) {
-      cloud = yaml_to_typed_json(parse_yaml(cc->content, "cloud config"));
-      out.cloud_config_id = cc->id;
-    }
+    auto [cloud, cloud_id] = merged_cloud_config(d.db());
+    out.cloud_config_id = cloud_id;
     // The name is needed before variables (they are the deployment's).
     auto root = as_object(raw, "manifest");
     const std::string name = find_string(root, "name", "manifest").value_or("");
@@ -141,9 +138,16 @@ static void update_group(Deployer& d, const InstanceGroup& g, std::vector<Instan
   std::atomic<int> index{0};
   auto one = [&](InstancePlan& inst, bool canary) {
     const int i = ++index;
-    d.step("Updating instance", {g.name}, inst.name() + (canary ? " (canary)" : ""), i, total, [&] {
-      update_instance(d, inst, UpdateOptions{canary, req.skips_drain(g.name, inst.uuid, inst.index), nullptr});
-    });
+    const std::string action = inst.existing && inst.existing->vm ? (inst.recreate() ? "recreate" : "update") : "create";
+    try {
+      d.step("Updating instance", {g.name}, inst.name() + (canary ? " (canary)" : ""), i, total, [&] {
+        update_instance(d, inst, UpdateOptions{canary, req.skips_drain(g.name, inst.uuid, inst.index), nullptr});
+      });
+    } catch (const std::exception& e) {
+      d.record(action, "instance", g.name + "/" + inst.uuid, inst.name(), e.what());
+      throw;
+    }
+    d.record(action, "instance", g.name + "/" + inst.uuid, inst.name());
   };
   std::vector<InstancePlan*> first(changed.begin(), changed.begin() + canaries),
       rest(changed.begin() + canaries, changed.end());
@@ -151,9 +155,35 @@ static void update_group(Deployer& d, const InstanceGroup& g, std::vector<Instan
   run_parallel(rest, in_flight, [&](InstancePlan& inst) { one(inst, false); });
 }
 
+namespace {
+std::string converge(Deployer& d, const DeployRequest& req, const std::string& deployment_name);
+}
+
+// The deploy under its lock, between the deployment's two events (the
+// second names the first as its parent, and the error when it failed).
 std::string run_deploy(TaskContext& ctx, const DeployRequest& req, const std::string& deployment_name) {
   Deployer d(ctx, deployment_name);
   DeploymentLock lock(ctx, deployment_name);
+  if (req.dry_run) return converge(d, req, deployment_name);
+  const bool exists = find_deployment(ctx.db(), deployment_name).has_value();
+  const std::string action = exists ? "update" : "create";
+  const std::int64_t started = d.record(action, "deployment", deployment_name);
+  d.parent_event = started;
+  std::string result;
+  try {
+    result = converge(d, req, deployment_name);
+  } catch (const std::exception& e) {
+    d.record(action, "deployment", deployment_name, "", e.what());
+    throw;
+  }
+  d.record(action, "deployment", deployment_name);
+  return result;
+}
+
+namespace {
+
+std::string converge(Deployer& d, const DeployRequest& req, const std::string& deployment_name) {
+  TaskContext& ctx = d.ctx();
   Prepared p = prepare(d, req);
   Plan& plan = p.plan;
   if (plan.spec.name != deployment_name)
@@ -268,10 +298,10 @@ std::string run_deploy(TaskContext& ctx, const DeployRequest& req, const std::st
     db.exec(s, "INSERT INTO deployments_release_versions (deployment_id, release_version_id) VALUES (?, ?)",
             {p.deployment_id, rv.id});
   s.commit();
-  record_event(db, {ctx.task().username, "update", "deployment", deployment_name, std::to_string(ctx.task().id),
-                    deployment_name});
   return "/deployments/" + deployment_name;
 }
+
+}  // namespace
 
 std::string update_deployment_task(TaskContext& ctx) {
   auto p = payload_of(ctx);
@@ -288,7 +318,8 @@ std::string update_deployment_task(TaskContext& ctx) {
 
 Json list_deployments(Database& db) {
   JsonArray::Ptr out = new JsonArray;
-  auto latest_cloud = latest_config(db, "cloud");
+  std::int64_t latest_cloud = 0;
+  for (const auto& c : latest_configs(db, "cloud")) latest_cloud = std::max(latest_cloud, c.id);
   for (const auto& d : db.rows("SELECT id, name, COALESCE(cloud_config_id, 0) FROM deployments WHERE manifest <> '' "
                                "ORDER BY name")) {
     JsonObject::Ptr o = new JsonObject;
@@ -314,7 +345,7 @@ Json list_deployments(Database& db) {
     o->set("releases", releases);
     o->set("stemcells", stemcells);
     const std::int64_t cc = std::stoll(d[2]);
-    o->set("cloud_config", cc == 0 ? "none" : (latest_cloud && latest_cloud->id == cc ? "latest" : "outdated"));
+    o->set("cloud_config", cc == 0 ? "none" : (latest_cloud == cc ? "latest" : "outdated"));
     o->set("teams", plugin::json_array());
     out->add(o);
   }
@@ -358,6 +389,9 @@ void add_deployment_tasks(std::map<std::string, TaskRunner>& runners) {
   runners["fetch_logs"] = fetch_logs_task;
   runners["cleanup"] = cleanup_task;
   runners["ssh"] = ssh_task;
+  runners["snapshot_deployment"] = snapshot_task;
+  runners["delete_snapshot"] = delete_snapshot_task;
+  runners["export_release"] = export_release_task;
 }
 
 }  // namespace bosh::director

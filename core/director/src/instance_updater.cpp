@@ -47,7 +47,12 @@ namespace {
 void watch_until_running(Deployer& d, mbus::AgentClient& agent, const std::string& name, const WatchTime& watch) {
   std::string not_running;
   for (int ms : watch.schedule()) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(ms));
+    // A watch may wait minutes between looks: a cancel is noticed within a second.
+    const auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(ms);
+    for (auto now = std::chrono::steady_clock::now(); now < until; now = std::chrono::steady_clock::now()) {
+      d.ctx().check_cancelled();
+      std::this_thread::sleep_for(std::min<std::chrono::steady_clock::duration>(until - now, std::chrono::seconds(1)));
+    }
     d.ctx().check_cancelled();
     auto state = as_object(agent.get_state(), "get_state");
     if (state->has("job_state") && state->getValue<std::string>("job_state") == "running") return;
@@ -96,11 +101,13 @@ void attach_and_mount(Deployer& d, mbus::AgentClient& agent, const std::string& 
   agent.run("mount_disk", args({disk_cid}), kAgentTask);
 }
 
-void orphan_disk(Deployer& d, const DiskRow& disk, const std::string& instance, const std::string& az) {
+void orphan_disk(Deployer& d, const DiskRow& disk, const std::string& name, const std::string& az) {
+  const std::string instance = name.substr(0, name.find(' '));  // "group/uuid", as BOSH lists orphaned disks
   d.db().exec("UPDATE persistent_disks SET active = ?, instance_id = NULL, orphaned_at = ?, deployment = ?, "
               "instance_name = ?, az = ? WHERE id = ?",
               {db_bool(false), now_seconds(), d.deployment(), instance, az, disk.id});
   d.ctx().debug(fmt::format("orphaned disk {} of {}", disk.cid, instance));
+  d.record("orphan", "disk", disk.cid, instance);
 }
 
 }  // namespace
@@ -159,6 +166,7 @@ void update_instance(Deployer& d, InstancePlan& inst, const UpdateOptions& optio
   if (want > 0 && (!disk || disk_change)) {
     const std::string cid = d.cpi().create_disk(want, g.disk_cloud_properties, vm->cid);
     d.ctx().debug(fmt::format("CPI create_disk({} MB) for {} -> {}", want, inst.name(), cid));
+    d.record("create", "disk", cid, inst.name());
     DiskRow fresh{0, cid, want, g.disk_cloud_properties};
     fresh.id = d.db().insert("INSERT INTO persistent_disks (instance_id, disk_cid, size_mb, cloud_properties, active, "
                              "deployment, instance_name) VALUES (?, ?, ?, ?, ?, ?, ?)",

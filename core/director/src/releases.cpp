@@ -15,6 +15,7 @@
 #include "bosh/common/fs.hpp"
 #include "bosh/common/json.hpp"
 #include "bosh/common/archive.hpp"
+#include "bosh/release/spec.hpp"
 #include "bosh/release/tarball.hpp"
 #include "dependency_key.hpp"
 #include "uploads.hpp"
@@ -166,9 +167,9 @@ std::optional<plugin::Json> release_detail(Database& db, const std::string& name
   out->set("commit_hash", rv[0][1]);
   out->set("uncommitted_changes", rv[0][2] == "1" || rv[0][2] == "true");
   Poco::JSON::Array::Ptr jobs = new Poco::JSON::Array, packages = new Poco::JSON::Array;
-  for (const auto& t : db.rows("SELECT t.name, t.version, t.fingerprint, t.sha1, t.blobstore_id FROM templates t "
-                               "JOIN release_versions_templates l ON l.template_id = t.id WHERE l.release_version_id "
-                               "= ? ORDER BY t.name",
+  for (const auto& t : db.rows("SELECT t.name, t.version, t.fingerprint, t.sha1, t.blobstore_id, t.spec FROM "
+                               "templates t JOIN release_versions_templates l ON l.template_id = t.id WHERE "
+                               "l.release_version_id = ? ORDER BY t.name",
                                {rv_id})) {
     Poco::JSON::Object::Ptr j = new Poco::JSON::Object;
     j->set("name", t[0]);
@@ -176,6 +177,25 @@ std::optional<plugin::Json> release_detail(Database& db, const std::string& name
     j->set("fingerprint", t[2]);
     j->set("sha1", t[3]);
     j->set("blobstore_id", t[4]);
+    // The links the job consumes and provides ({name, type, optional}), from its spec.
+    Poco::JSON::Array::Ptr consumes = new Poco::JSON::Array, provides = new Poco::JSON::Array;
+    try {
+      const auto spec = release::parse_job_spec(t[5], t[0] + "/job.MF");
+      auto add = [](const std::vector<release::LinkSpec>& links, Poco::JSON::Array::Ptr& out_list) {
+        for (const auto& l : links) {
+          Poco::JSON::Object::Ptr o = new Poco::JSON::Object;
+          o->set("name", l.name);
+          o->set("type", l.type);
+          o->set("optional", l.optional);
+          out_list->add(o);
+        }
+      };
+      add(spec.consumes, consumes);
+      add(spec.provides, provides);
+    } catch (const Error&) {
+    }
+    j->set("consumes", consumes);
+    j->set("provides", provides);
     jobs->add(j);
   }
   for (const auto& p : db.rows("SELECT p.id, p.name, p.version, p.fingerprint, COALESCE(p.sha1, ''), "

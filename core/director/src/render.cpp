@@ -6,6 +6,7 @@
 #include <Poco/Process.h>
 
 #include <fstream>
+#include <set>
 
 #include "bosh/blobstore/blobstore.hpp"
 #include "bosh/common/archive.hpp"
@@ -386,8 +387,11 @@ void render_templates(Deployer& d, Plan& plan) {
     inst.apply_spec = apply;
   }
   if (!errors.empty()) {
+    // Every instance of a group fails the same way: each error once.
     std::string text;
-    for (const auto& e : errors) text += (text.empty() ? "" : "\n") + e;
+    std::set<std::string> seen;
+    for (const auto& e : errors)
+      if (seen.insert(e).second) text += (text.empty() ? "" : "\n") + e;
     throw InputError(text);
   }
 }

@@ -122,7 +122,7 @@ std::string cleanup_task(TaskContext& ctx) {
       ctx.cpi().delete_disk(cid);
     } catch (const plugin::DiskNotFound&) {
     }
-    db.exec("DELETE FROM snapshots WHERE persistent_disk_id IN (SELECT id FROM persistent_disks WHERE disk_cid = ?)", {cid});
+    delete_disk_snapshots(ctx, cid);
     db.exec("DELETE FROM persistent_disks WHERE disk_cid = ?", {cid});
     ctx.event("Deleting orphaned disks", cid, i, static_cast<int>(disks->size()), "finished", 100);
     done.push_back("orphaned disk " + cid);

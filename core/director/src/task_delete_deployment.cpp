@@ -50,6 +50,7 @@ std::string delete_deployment_task(TaskContext& ctx) {
         if (!force) throw;
         ctx.warning(fmt::format("disk {}: {} (--force: going on)", r[1], ex.what()));
       }
+      delete_disk_snapshots(ctx, r[1]);
       d.db().exec("DELETE FROM persistent_disks WHERE id = ?", {std::stoll(r[0])});
     });
   }

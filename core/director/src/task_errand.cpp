@@ -166,6 +166,7 @@ std::string run_errand_task(TaskContext& ctx) {
                             {prepared.deployment_id, errand});
     if (!last.empty() && last[0][0] == configuration && last[0][1] == "0") {
       ctx.debug("errand '" + errand + "' skipped: its last run succeeded and nothing changed since");
+      ctx.empty_result();  // no errand ran: no result lines for the CLI to read
       return fmt::format("Errand '{}' skipped: nothing changed since its last successful run", errand);
     }
   }

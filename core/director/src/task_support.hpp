@@ -180,5 +180,10 @@ std::string run_errand_task(TaskContext& ctx);
 std::string fetch_logs_task(TaskContext& ctx);
 std::string cleanup_task(TaskContext& ctx);
 std::string ssh_task(TaskContext& ctx);
+std::string snapshot_task(TaskContext& ctx);
+std::string delete_snapshot_task(TaskContext& ctx);
+std::string export_release_task(TaskContext& ctx);
+// A disk about to be deleted: its snapshots go first (CPI and rows).
+void delete_disk_snapshots(TaskContext& ctx, const std::string& disk_cid);
 
 }  // namespace bosh::director

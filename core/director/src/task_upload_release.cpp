@@ -253,6 +253,7 @@ class Import {
     const Digest want = strongest_digest(parse_multi_digest(p.sha1));
     if (file_digest(tmp.path() / "p.tgz", want.algorithm) != want.hex)
       fail("package '{}' ({}): the director's copy does not have the digest release.MF names", p.name, p.fingerprint);
+    ctx_.debug(fmt::format("package {} ({}) is not in the tarball: copied from the director's own", p.name, p.fingerprint));
     return store(tmp.path() / "p.tgz", p.sha1);
   }
 

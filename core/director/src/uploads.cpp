@@ -88,7 +88,7 @@ fs::path fetch_upload(TaskContext& ctx, const plugin::JsonObject::Ptr& payload) 
   }
   ctx.event("Downloading remote file", shown, 1, 1, "finished", 100);
   if (auto expected = find_string(payload, "sha1", "task payload")) {
-    const Digest& digest = strongest_digest(parse_multi_digest(*expected));
+    const Digest digest = strongest_digest(parse_multi_digest(*expected));  // a copy: the list is a temporary
     ctx.event("Verifying remote file", shown, 1, 1, "started");
     if (!verify_file(file, digest)) {
       const std::string actual = (digest.algorithm == DigestAlgorithm::sha1 ? "" : "sha256:") +

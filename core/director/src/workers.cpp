@@ -38,6 +38,8 @@ void TaskContext::append(const std::string& file, const std::string& text) {
 
 void TaskContext::result_line(const std::string& line) { append("result", line + "\n"); }
 
+void TaskContext::empty_result() { append("result", ""); }
+
 void TaskContext::warning(const std::string& message) {
   Poco::JSON::Object::Ptr e = new Poco::JSON::Object(Poco::JSON_PRESERVE_KEY_ORDER);
   e->set("time", now_seconds());

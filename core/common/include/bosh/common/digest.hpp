@@ -77,7 +77,7 @@ struct Digest {
 std::vector<Digest> parse_multi_digest(std::string_view text);
 
 // The strongest of the digests (sha256 over sha1). InputError if empty.
-const Digest& strongest_digest(const std::vector<Digest>& digests);
+Digest strongest_digest(const std::vector<Digest>& digests);  // a copy: callers pass temporaries
 
 // True if the file's digest (in digest.algorithm) matches. IoError if unreadable.
 bool verify_file(const std::filesystem::path& path, const Digest& digest);

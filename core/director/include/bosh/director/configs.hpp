@@ -3,6 +3,7 @@
 #pragma once
 
 #include <optional>
+#include <utility>
 #include <string>
 #include <vector>
 
@@ -29,6 +30,11 @@ std::optional<ConfigRow> latest_config(Database& db, const std::string& type, co
 // Every type's latest version of each name, e.g. all cloud configs a deploy merges.
 std::vector<ConfigRow> latest_configs(Database& db, const std::string& type);
 std::optional<ConfigRow> config_by_id(Database& db, std::int64_t id);
+
+// What a deploy sees: every named cloud config's latest version merged (the
+// lists joined; an item named twice, or compilation given twice, is an
+// InputError naming both configs), and the newest id among them (0: none).
+std::pair<plugin::Json, std::int64_t> merged_cloud_config(Database& db);
 
 struct ConfigFilter {
   std::string type, name;  // empty: any

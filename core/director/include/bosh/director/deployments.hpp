@@ -20,6 +20,9 @@ plugin::Json list_deployments(Database& db);
 // GET /deployments/<d>/vms and /instances (without format=full).
 plugin::Json list_vms(Database& db, const std::string& deployment, bool instances);
 
+// GET /deployments/<d>/snapshots: [{job, index, snapshot_cid, created_at ("... UTC"), clean}]
+plugin::Json list_snapshots(Database& db, const std::string& deployment);
+
 // GET /disks: [{disk_cid, size, deployment_name, instance_name, az, orphaned_at ("... UTC"), cloud_properties}]
 plugin::Json list_orphaned_disks(Database& db);
 // What `bosh clean-up` would delete (GET /cleanup/dryrun; the task deletes

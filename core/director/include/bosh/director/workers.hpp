@@ -46,6 +46,8 @@ class TaskContext {
   void debug(const std::string& line);
   // One line of the result output (tasks whose result is JSON lines: vms --vitals, errands).
   void result_line(const std::string& line);
+  // The result output stays empty (the task's answer is only its result text).
+  void empty_result();
   // A warning on the event log ({"time", "type": "warning", "message"}).
   void warning(const std::string& message);
   // Why the task failed, as the last event ({"time", "error": {"code", "message"}}):
