@@ -265,6 +265,9 @@ DavServer::DavServer(Config config) : impl_(std::make_unique<Impl>()) {
   sc.port = impl_->config.port;
   sc.tls_cert = impl_->config.tls_cert;
   sc.tls_key = impl_->config.tls_key;
+  sc.workers = impl_->config.workers;
+  sc.head_timeout = std::chrono::milliseconds(impl_->config.head_timeout_ms);
+  sc.io_timeout = std::chrono::milliseconds(impl_->config.io_timeout_ms);
   const Config& c = impl_->config;
   impl_->server = std::make_unique<net::Server>(sc, [&c](net::Request& req, net::Response& resp) { serve(c, req, resp); });
 }

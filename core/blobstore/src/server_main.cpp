@@ -6,6 +6,7 @@
 //   writer: {name: agent, password: ...}      # PUT, DELETE, GET, HEAD
 //   reader: {name: director, password: ...}   # GET, HEAD (optional)
 //   tls: {cert: FILE, key: FILE}              # optional
+//   http: {workers: 16, head_timeout_ms: 10000, io_timeout_ms: 30000}   # optional: the server's deadlines
 #include <csignal>
 #include <iostream>
 
@@ -65,6 +66,21 @@ int main(int argc, char** argv) {
     config.writer = user("writer");
     if (config.writer.name.empty()) bosh::fail<bosh::InputError>("{}: 'writer' is required", origin);
     config.reader = user("reader");
+    if (YAML::Node http = bosh::yaml_map(root, "http", origin)) {
+      auto positive = [&](const char* key, int fallback) {
+        const std::string text = bosh::yaml_string(http, key, origin, std::to_string(fallback));
+        try {
+          const int v = std::stoi(text);
+          if (v >= 1) return v;
+        } catch (const std::exception&) {
+        }
+        bosh::fail<bosh::InputError>("{}: http.{} must be a positive number, got '{}'", bosh::yaml_where(http[key], origin),
+                                     key, text);
+      };
+      config.workers = positive("workers", config.workers);
+      config.head_timeout_ms = positive("head_timeout_ms", config.head_timeout_ms);
+      config.io_timeout_ms = positive("io_timeout_ms", config.io_timeout_ms);
+    }
     if (YAML::Node tls = bosh::yaml_map(root, "tls", origin)) {
       config.tls_cert = bosh::yaml_string(tls, "cert", origin);
       config.tls_key = bosh::yaml_string(tls, "key", origin);

@@ -69,7 +69,6 @@ plugin::HttpResponse DirectorClient::request(const std::string& method, const st
   return guard([&] { return http_request(req); });
 }
 
-namespace {
 std::string director_error(const plugin::HttpResponse& r) {
   try {
     auto o = as_object(parse_json(r.body, "director reply"), "director reply");
@@ -78,7 +77,6 @@ std::string director_error(const plugin::HttpResponse& r) {
   }
   return "HTTP " + std::to_string(r.status);
 }
-}  // namespace
 
 plugin::Json DirectorClient::get_json(const std::string& path) {
   auto r = request("GET", path);

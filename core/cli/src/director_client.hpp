@@ -48,4 +48,7 @@ class DirectorClient {
   DirectorTarget target_;
 };
 
+// The description of a director's error answer ({"code", "description"}), or "HTTP <status>".
+std::string director_error(const plugin::HttpResponse& response);
+
 }  // namespace bosh::cli

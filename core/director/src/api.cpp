@@ -140,7 +140,12 @@ ApiServer::ApiServer(DirectorServices& services) : impl_(new Impl) {
   sc.port = config.port;
   sc.tls_cert = config.tls_cert;
   sc.tls_key = config.tls_key;
-  sc.workers = config.http_workers;
+  sc.workers = config.http.workers;
+  sc.queue = config.http.queue;
+  sc.max_connections = config.http.max_connections;
+  sc.head_timeout = std::chrono::milliseconds(config.http.head_timeout_ms);
+  sc.idle_timeout = std::chrono::milliseconds(config.http.idle_timeout_ms);
+  sc.io_timeout = std::chrono::milliseconds(config.http.io_timeout_ms);
   impl_->server = std::make_unique<net::Server>(
       sc, [&services, router = &impl_->router](net::Request& req, net::Response& resp) {
         handle(services, *router, req, resp);

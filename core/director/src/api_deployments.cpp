@@ -7,6 +7,8 @@
 
 #include "bosh/common/error.hpp"
 #include "bosh/common/json.hpp"
+#include "bosh/common/names.hpp"
+#include "bosh/director/manifest.hpp"
 #include "bosh/common/yaml.hpp"
 #include "bosh/release/spec.hpp"
 #include "bosh/director/configs.hpp"
@@ -50,6 +52,9 @@ void add_deployment_routes(Router& r) {
       return c.error(Status::HTTP_BAD_REQUEST, 40000, e.what());
     }
     if (name.empty()) return c.error(Status::HTTP_BAD_REQUEST, 40000, "manifest: missing 'name'");
+    check_bosh_name("manifest: name", name);
+    for (const char* f : {"canaries", "max_in_flight"})
+      if (!c.q(f).empty()) check_count_or_percent(c.q(f), f);
     JsonObject::Ptr payload = new JsonObject;
     payload->set("manifest", manifest);
     for (const char* f : {"recreate", "dry_run", "fix", "recreate_persistent_disks"}) payload->set(f, c.flag(f));
@@ -77,15 +82,14 @@ void add_deployment_routes(Router& r) {
     c.task(enqueue(c, "delete_deployment", "delete deployment " + c.params[0], c.params[0], payload));
   });
 
+  // The diff `bosh deploy` shows before it asks; a manifest the deploy would
+  // refuse is refused here (400, with the reason), before anyone confirms.
   r.add("POST", "/deployments/:d/diff", [](Call& c) {
+    const std::string manifest = c.body();
+    validate_manifest(c.s.db, c.s.config.name, manifest);
     auto d = deploy::find_deployment(c.s.db, c.params[0]);
     JsonObject::Ptr out = new JsonObject;
-    try {
-      out->set("diff", manifest_diff(d ? d->manifest : "", c.body(), c.q("redact") != "false"));
-    } catch (const Error& e) {
-      out->set("diff", plugin::json_array());
-      out->set("error", std::string("Unable to diff manifest: ") + e.what());
-    }
+    out->set("diff", manifest_diff(d ? d->manifest : "", manifest, c.q("redact") != "false"));
     out->set("context", plugin::json_object());
     c.json(Status::HTTP_OK, out);
   });

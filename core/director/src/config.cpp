@@ -69,7 +69,32 @@ DirectorConfig load_director_config(const std::filesystem::path& file) {
   c.workers = number(root, "workers", origin, 3);
   c.max_upload_mb = number(root, "max_upload_mb", origin, 10240);
   c.max_request_mb = number(root, "max_request_mb", origin, 16);
-  c.http_workers = std::max(1, static_cast<int>(number(root, "http_workers", origin, 16)));
+  if (YAML::Node http = yaml_map(root, "http", origin)) {
+    auto positive = [&](const char* key, int fallback) {
+      const int v = number(http, key, origin, fallback);
+      if (v < 1) fail<InputError>("{}: http.{} must be at least 1, got {}", yaml_where(http[key], origin), key, v);
+      return v;
+    };
+    c.http.workers = positive("workers", c.http.workers);
+    c.http.queue = positive("queue", c.http.queue);
+    c.http.max_connections = positive("max_connections", c.http.max_connections);
+    c.http.head_timeout_ms = positive("head_timeout_ms", c.http.head_timeout_ms);
+    c.http.idle_timeout_ms = positive("idle_timeout_ms", c.http.idle_timeout_ms);
+    c.http.io_timeout_ms = positive("io_timeout_ms", c.http.io_timeout_ms);
+  }
+  if (YAML::Node x = yaml_map(root, "extract_limits", origin)) {
+    c.extract.max_mb = number(x, "max_mb", origin, static_cast<int>(c.extract.max_mb));
+    c.extract.ratio_floor_mb = number(x, "ratio_floor_mb", origin, static_cast<int>(c.extract.ratio_floor_mb));
+    c.extract.max_entries = number(x, "max_entries", origin, static_cast<int>(c.extract.max_entries));
+    const std::string ratio = yaml_string(x, "max_ratio", origin, "100");
+    try {
+      c.extract.max_ratio = std::stod(ratio);
+    } catch (const std::exception&) {
+      fail<InputError>("{}: extract_limits.max_ratio must be a number, got '{}'", yaml_where(x["max_ratio"], origin), ratio);
+    }
+    if (c.extract.max_mb < 1 || c.extract.max_ratio < 1 || c.extract.max_entries < 1)
+      fail<InputError>("{}: extract_limits must be positive", yaml_where(x, origin));
+  }
   c.agent_wait_timeout = static_cast<int>(number(root, "agent_wait_timeout", origin, 600));
   c.max_threads = std::max(1, static_cast<int>(number(root, "max_threads", origin, 32)));
   return c;

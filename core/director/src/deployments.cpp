@@ -14,6 +14,7 @@
 #include "bosh/common/digest.hpp"
 #include "bosh/common/error.hpp"
 #include "bosh/common/json.hpp"
+#include "bosh/common/names.hpp"
 #include "bosh/common/yaml.hpp"
 #include "bosh/director/configs.hpp"
 #include "bosh/director/releases.hpp"
@@ -26,20 +27,20 @@ namespace bosh::director {
 
 namespace {
 
-// Variables: the deployment's stored ones, the manifest's new ones made now.
-std::map<std::string, Json> variables_for(Deployer& d, const DeploymentSpec& spec, std::int64_t deployment_id,
-                                          const Json& raw, bool persist) {
+using NewVariable = std::function<void(const VariableDef&, const Json&)>;
+
+// Variables: the deployment's stored ones, the manifest's new ones made now
+// (handed to `on_new` to store).
+std::map<std::string, Json> variables_for(Database& db, const std::vector<VariableDef>& defs,
+                                          std::int64_t deployment_id, const Json& raw, const NewVariable& on_new) {
   std::map<std::string, Json> values;
   if (deployment_id)
-    for (const auto& r : d.db().rows("SELECT name, value FROM variables WHERE deployment_id = ?", {deployment_id}))
+    for (const auto& r : db.rows("SELECT name, value FROM variables WHERE deployment_id = ?", {deployment_id}))
       values[r[0]] = parse_json(r[1], "variable " + r[0]);
-  for (const auto& def : in_generation_order(spec.variables)) {
+  for (const auto& def : in_generation_order(defs)) {
     if (values.count(def.name)) continue;
     values[def.name] = generate_variable(def, values);
-    d.ctx().debug("generated variable '" + def.name + "' (" + def.type + ")");
-    if (persist)
-      d.db().exec("INSERT INTO variables (deployment_id, name, value, created_at) VALUES (?, ?, ?, ?)",
-                  {deployment_id, def.name, to_json(values[def.name]), now_seconds()});
+    if (on_new) on_new(def, values[def.name]);
   }
   std::string missing;
   for (const auto& ref : variable_references(raw))
@@ -50,52 +51,78 @@ std::map<std::string, Json> variables_for(Deployer& d, const DeploymentSpec& spe
   return values;
 }
 
+// The manifest's `variables`, read before anything is interpolated.
+std::vector<VariableDef> variable_defs(const JsonObject::Ptr& root) {
+  std::vector<VariableDef> variables;
+  int i = 0;
+  if (root->has("variables") && !root->get("variables").isEmpty())
+    for (const auto& v : *as_array(root->get("variables"), "variables")) {
+      const std::string where = fmt::format("variables[{}]", i++);
+      auto vo = as_object(v, where);
+      variables.push_back({get_string(vo, "name", where), get_string(vo, "type", where),
+                           vo->has("options") ? vo->get("options") : plugin::json_object()});
+    }
+  return variables;
+}
+
+std::string manifest_name(const Json& raw) {
+  auto root = as_object(raw, "manifest");
+  const std::string name = find_string(root, "name", "manifest").value_or("");
+  if (name.empty()) fail<InputError>("manifest: missing 'name'");
+  check_bosh_name("manifest: name", name);
+  return name;
+}
+
+// The plan of a manifest against what the database holds, writing nothing.
+void plan_manifest(Database& db, const std::string& director_name, const Json& raw, const DeployRequest& req,
+                   Prepared& out, const NewVariable& on_new) {
+  auto [cloud, cloud_id] = merged_cloud_config(db);
+  out.cloud_config_id = cloud_id;
+  auto values = variables_for(db, variable_defs(as_object(raw, "manifest")), out.deployment_id, raw, on_new);
+  out.plan.spec = parse_deployment(interpolate(raw, values), cloud);
+  out.plan.director_name = director_name;
+  out.plan.errands = req.errands;
+  for (auto& g : out.plan.spec.groups) {
+    if (!req.canaries.empty()) g.update.canaries = req.canaries;
+    if (!req.max_in_flight.empty()) g.update.max_in_flight = req.max_in_flight;
+  }
+  resolve_artifacts(db, out.plan);
+  const auto existing = out.deployment_id ? load_instances(db, out.deployment_id) : std::vector<ExistingInstance>{};
+  plan_instances(out.plan, existing, [&](const std::string& net) { return addresses_in_use(db, net); });
+  for (auto& inst : out.plan.instances)
+    if (req.adjust) req.adjust(inst);
+}
+
 }  // namespace
 
 Prepared prepare(Deployer& d, const DeployRequest& req) {
   Prepared out;
   d.step("Preparing deployment", {}, "Preparing deployment", 1, 1, [&] {
     const Json raw = yaml_to_typed_json(parse_yaml(req.manifest, "manifest"));
-    auto [cloud, cloud_id] = merged_cloud_config(d.db());
-    out.cloud_config_id = cloud_id;
     // The name is needed before variables (they are the deployment's).
-    auto root = as_object(raw, "manifest");
-    const std::string name = find_string(root, "name", "manifest").value_or("");
-    if (name.empty()) fail<InputError>("manifest: missing 'name'");
+    const std::string name = manifest_name(raw);
     if (auto existing = find_deployment(d.db(), name)) {
       out.deployment_id = existing->id;
     } else if (!req.dry_run) {
       out.deployment_id = d.db().insert("INSERT INTO deployments (name, manifest, created_at) VALUES (?, ?, ?)",
                                         {name, std::string(""), now_seconds()});
     }
-    // Variables need the parsed definitions; parse once without interpolation for those.
-    DeploymentSpec defs;
-    {
-      std::vector<VariableDef> variables;
-      int i = 0;
-      if (root->has("variables") && !root->get("variables").isEmpty())
-        for (const auto& v : *as_array(root->get("variables"), "variables")) {
-          auto vo = as_object(v, fmt::format("variables[{}]", i++));
-          variables.push_back({get_string(vo, "name", "variables"), get_string(vo, "type", "variables"),
-                               vo->has("options") ? vo->get("options") : plugin::json_object()});
-        }
-      defs.variables = variables;
-    }
-    auto values = variables_for(d, defs, out.deployment_id, raw, !req.dry_run && out.deployment_id);
-    out.plan.spec = parse_deployment(interpolate(raw, values), cloud);
-    out.plan.director_name = d.ctx().config().name;
-    out.plan.errands = req.errands;
-    for (auto& g : out.plan.spec.groups) {
-      if (!req.canaries.empty()) g.update.canaries = req.canaries;
-      if (!req.max_in_flight.empty()) g.update.max_in_flight = req.max_in_flight;
-    }
-    resolve_artifacts(d.db(), out.plan);
-    const auto existing = out.deployment_id ? load_instances(d.db(), out.deployment_id) : std::vector<ExistingInstance>{};
-    plan_instances(out.plan, existing, [&](const std::string& net) { return addresses_in_use(d.db(), net); });
-    for (auto& inst : out.plan.instances)
-      if (req.adjust) req.adjust(inst);
+    const bool persist = !req.dry_run && out.deployment_id;
+    plan_manifest(d.db(), d.ctx().config().name, raw, req, out, [&](const VariableDef& def, const Json& value) {
+      d.ctx().debug("generated variable '" + def.name + "' (" + def.type + ")");
+      if (persist)
+        d.db().exec("INSERT INTO variables (deployment_id, name, value, created_at) VALUES (?, ?, ?, ?)",
+                    {out.deployment_id, def.name, to_json(value), now_seconds()});
+    });
   });
   return out;
+}
+
+void validate_manifest(Database& db, const std::string& director_name, const std::string& manifest) {
+  const Json raw = yaml_to_typed_json(parse_yaml(manifest, "manifest"));
+  Prepared out;
+  if (auto existing = find_deployment(db, manifest_name(raw))) out.deployment_id = existing->id;
+  plan_manifest(db, director_name, raw, DeployRequest{}, out, {});
 }
 
 void record_plan(Deployer& d, Prepared& p) {
@@ -313,6 +340,8 @@ std::string update_deployment_task(TaskContext& ctx) {
   req.fix = flag(p, "fix");
   req.canaries = text(p, "canaries");
   req.max_in_flight = text(p, "max_in_flight");
+  if (!req.canaries.empty()) check_count_or_percent(req.canaries, "--canaries");
+  if (!req.max_in_flight.empty()) check_count_or_percent(req.max_in_flight, "--max-in-flight");
   return run_deploy(ctx, req, ctx.task().deployment);
 }
 

@@ -7,6 +7,7 @@
 #include <set>
 
 #include "bosh/blobstore/blobstore.hpp"
+#include "bosh/common/archive.hpp"
 #include "bosh/common/error.hpp"
 #include "bosh/common/fs.hpp"
 #include "bosh/common/json.hpp"
@@ -56,6 +57,19 @@ int main(int argc, char** argv) {
     bosh::log::set_level(bosh::log::Level::info);
     auto config = bosh::director::load_director_config(args[1]);
     fs::create_directories(config.state_dir);
+    // Temp files live in the state dir, so what a killed director was working
+    // on (an unpacked upload, a rendered archive) is removed at its next start.
+    const fs::path tmp = config.state_dir / "tmp";
+    std::error_code tmp_ec;
+    fs::remove_all(tmp, tmp_ec);
+    fs::create_directories(tmp);
+    setenv("TMPDIR", tmp.c_str(), 1);
+    bosh::ExtractLimits limits;
+    limits.max_bytes = static_cast<std::uint64_t>(config.extract.max_mb) << 20;
+    limits.ratio_floor = static_cast<std::uint64_t>(config.extract.ratio_floor_mb) << 20;
+    limits.max_entries = static_cast<std::uint64_t>(config.extract.max_entries);
+    limits.max_ratio = config.extract.max_ratio;
+    bosh::set_default_extract_limits(limits);
     auto db = bosh::director::Database::open(config.db);
     db->migrate();
     const std::string uuid = bosh::director::director_uuid(config);

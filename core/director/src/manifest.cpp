@@ -5,6 +5,7 @@
 #include <regex>
 
 #include "bosh/common/error.hpp"
+#include "bosh/common/names.hpp"
 #include "bosh/common/json.hpp"
 
 namespace bosh::director {
@@ -86,6 +87,13 @@ int count_for(const std::string& value, int size) {
   return std::stoi(value);
 }
 }  // namespace
+
+void check_count_or_percent(const std::string& value, const std::string& what) {
+  static const std::regex ok("^(\\d{1,9}|\\d{1,3}(\\.\\d+)?%)$");
+  if (!std::regex_match(value, ok) ||
+      (value.back() == '%' && std::stod(value.substr(0, value.size() - 1)) > 100.0))
+    fail<InputError>("{}: expected an integer or 'N%' (at most 100%), got '{}'", what, value);
+}
 
 int UpdateConfig::canaries_for(int size) const { return std::max(0, std::min(count_for(canaries, size), size)); }
 int UpdateConfig::max_in_flight_for(int size) const { return std::max(1, count_for(max_in_flight, size)); }
@@ -205,10 +213,18 @@ std::string count_or_percent(const JsonObject::Ptr& o, const std::string& key, c
                              const std::string& fallback) {
   Json v = field(o, key);
   if (v.isEmpty()) return fallback;
-  static const std::regex ok("^(\\d+|\\d+(\\.\\d+)?%)$");
   const std::string s = text_of(v, path + "." + key);
-  if (!std::regex_match(s, ok)) fail<InputError>("{}.{}: expected an integer or 'N%', got '{}'", path, key, s);
+  check_count_or_percent(s, path + "." + key);
   return s;
+}
+
+// A count of instances or a share: at most 9 digits or "N%" up to 100%.
+std::int64_t bounded_integer(const JsonObject::Ptr& o, const std::string& key, const std::string& path,
+                             std::int64_t fallback, std::int64_t min, std::int64_t max, const char* unit = "") {
+  const std::int64_t n = integer(o, key, path, fallback);
+  if (n < min || n > max)
+    fail<InputError>("{}.{}: must be from {} to {}{}, got {}", path, key, min, max, unit, n);
+  return n;
 }
 
 UpdateConfig parse_update(const Json& value, const std::string& path, const UpdateConfig& base) {
@@ -295,7 +311,7 @@ using DiskTypes = std::map<std::string, std::pair<std::int64_t, Json>>;
 void parse_persistent_disk(const JsonObject::Ptr& o, const std::string& path, const std::string& key,
                            const char* unknown, const DiskTypes& types, InstanceGroup& g) {
   if (!o->has(key)) {
-    g.persistent_disk_mb = integer(o, "persistent_disk", path, 0);
+    g.persistent_disk_mb = bounded_integer(o, "persistent_disk", path, 0, 0, 1ll << 40, " MB");
     return;
   }
   g.disk_type = str(o, key, path);
@@ -381,6 +397,7 @@ std::vector<NetworkRef> parse_network_refs(const JsonObject::Ptr& g, const std::
 
 void parse_common(const JsonObject::Ptr& root, DeploymentSpec& d) {
   d.name = str(root, "name", "manifest", true);
+  check_bosh_name("manifest: name", d.name);
   int i = 0;
   std::set<std::string> seen;
   for (const auto& item : list_at(root, "releases", "manifest")) {
@@ -437,8 +454,7 @@ Compilation parse_compilation(const Json& value, const std::string& path, const 
   Compilation c;
   if (value.isEmpty()) fail<InputError>("{}: missing (the network and workers that compile packages)", path);
   auto o = object_at(value, path);
-  c.workers = static_cast<int>(integer(o, "workers", path, 1));
-  if (c.workers < 1) fail<InputError>("{}.workers: must be at least 1", path);
+  c.workers = static_cast<int>(bounded_integer(o, "workers", path, 1, 1, 1000));
   c.network = str(o, "network", path, true);
   if (!cloud.networks.count(c.network)) fail<InputError>("{}.network: network '{}' is not defined", path, c.network);
   c.az = str(o, "az", path);
@@ -481,7 +497,7 @@ void parse_v2(const JsonObject::Ptr& root, const Json& cloud_config, DeploymentS
   for (const auto& item : list_at(cc, "disk_types", "cloud config")) {
     const std::string p = fmt::format("cloud config disk_types[{}]", i++);
     auto o = object_at(item, p);
-    const std::int64_t size = integer(o, "disk_size", p, -1);
+    const std::int64_t size = bounded_integer(o, "disk_size", p, -1, -1, 1ll << 40, " MB");
     if (size <= 0) fail<InputError>("{}: 'disk_size' must be a positive number of MB", p);
     disk_types[name_of(item, p)] = {size, object_or_empty(o, "cloud_properties", p)};
   }
@@ -515,13 +531,14 @@ void parse_v2(const JsonObject::Ptr& root, const Json& cloud_config, DeploymentS
     auto o = object_at(item, base);
     InstanceGroup g;
     g.name = str(o, "name", base, true);
+    check_bosh_name(base + ".name", g.name);
     const std::string path = base + " (" + g.name + ")";
     check_unique(seen, g.name, path, "instance group");
     g.lifecycle = str(o, "lifecycle", path, false, "service");
     if (g.lifecycle != "service" && g.lifecycle != "errand")
       fail<InputError>("{}.lifecycle: expected service or errand, got '{}'", path, g.lifecycle);
-    g.instances = static_cast<int>(integer(o, "instances", path, -1));
-    if (g.instances < 0) fail<InputError>("{}: missing 'instances'", path);
+    if (!o->has("instances") || o->get("instances").isEmpty()) fail<InputError>("{}: missing 'instances'", path);
+    g.instances = static_cast<int>(bounded_integer(o, "instances", path, 0, 0, kMaxInstances));
     g.azs = strings(o, "azs", path);
     if (!d.cloud.azs.empty() && g.azs.empty()) fail<InputError>("{}: missing 'azs' (the cloud config has azs)", path);
     for (const auto& az : g.azs)
@@ -575,7 +592,8 @@ void parse_v1(const JsonObject::Ptr& root, DeploymentSpec& d) {
   for (const auto& item : list_at(root, "disk_pools", "manifest")) {
     const std::string p = fmt::format("disk_pools[{}]", i++);
     auto o = object_at(item, p);
-    disk_pools[name_of(item, p)] = {integer(o, "disk_size", p, 0), object_or_empty(o, "cloud_properties", p)};
+    disk_pools[name_of(item, p)] = {bounded_integer(o, "disk_size", p, 0, 0, 1ll << 40, " MB"),
+                                    object_or_empty(o, "cloud_properties", p)};
   }
   std::map<std::string, Json> no_vm_types;
   d.cloud.compilation = parse_compilation(field(root, "compilation"), "compilation", no_vm_types, d.cloud);
@@ -586,11 +604,12 @@ void parse_v1(const JsonObject::Ptr& root, DeploymentSpec& d) {
     auto o = object_at(item, base);
     InstanceGroup g;
     g.name = str(o, "name", base, true);
+    check_bosh_name(base + ".name", g.name);
     const std::string path = base + " (" + g.name + ")";
     check_unique(seen, g.name, path, "job");
     g.lifecycle = str(o, "lifecycle", path, false, "service");
-    g.instances = static_cast<int>(integer(o, "instances", path, -1));
-    if (g.instances < 0) fail<InputError>("{}: missing 'instances'", path);
+    if (!o->has("instances") || o->get("instances").isEmpty()) fail<InputError>("{}: missing 'instances'", path);
+    g.instances = static_cast<int>(bounded_integer(o, "instances", path, 0, 0, kMaxInstances));
     g.jobs = parse_v1_templates(o, path, d);
     g.vm_type = str(o, "resource_pool", path, true);
     if (!pools.count(g.vm_type)) fail<InputError>("{}.resource_pool: resource pool '{}' is not defined", path, g.vm_type);

@@ -11,8 +11,10 @@
 #include "bosh/common/error.hpp"
 #include "bosh/common/fs.hpp"
 #include "bosh/common/json.hpp"
+#include "bosh/common/names.hpp"
 #include "bosh/common/yaml.hpp"
 #include "bosh/director/configs.hpp"
+#include "task_support.hpp"
 #include "uploads.hpp"
 
 namespace bosh::director {
@@ -37,7 +39,10 @@ StemcellManifest read_manifest(const fs::path& file) {
   m.version = yaml_string(root, "version", origin);
   if (m.name.empty()) fail<InputError>("{}: missing required key 'name'", origin);
   if (m.version.empty()) fail<InputError>("{}: missing required key 'version'", origin);
+  check_bosh_name(origin + ": name", m.name);
+  check_bosh_name(origin + ": version", m.version);
   m.operating_system = yaml_string(root, "operating_system", origin, m.name);
+  check_bosh_name(origin + ": operating_system", m.operating_system);
   m.sha1 = yaml_string(root, "sha1", origin);
   if (root["api_version"]) {
     try {
@@ -101,6 +106,7 @@ std::string upload_stemcell_task(TaskContext& ctx) {
   }
   ctx.event(stage, "Verifying stemcell manifest", 2, total, "finished", 100);
 
+  TaskLock lock(ctx, "stemcell", m.name + "/" + m.version, "is already being uploaded");
   ctx.event(stage, "Checking if this stemcell already exists", 3, total, "started");
   Database& db = ctx.db();
   auto existing = db.rows("SELECT id, cid FROM stemcells WHERE name = ? AND version = ?", {m.name, m.version});

@@ -55,6 +55,8 @@ std::string change_state_task(TaskContext& ctx) {
     req.dry_run = flag(p, "dry_run");
     req.canaries = text(p, "canaries");
     req.max_in_flight = text(p, "max_in_flight");
+    if (!req.canaries.empty()) check_count_or_percent(req.canaries, "--canaries");
+    if (!req.max_in_flight.empty()) check_count_or_percent(req.max_in_flight, "--max-in-flight");
     run_deploy(ctx, req, name);
     return fmt::format("{} {} of deployment '{}'", state == "recreate" ? "Recreated" : "Started", what, name);
   }

@@ -59,7 +59,8 @@ inline std::string text(const JsonObject::Ptr& o, const std::string& key) {
 // uploaded), held and renewed for as long as the task works on it.
 class TaskLock {
  public:
-  TaskLock(TaskContext& ctx, const std::string& type, const std::string& resource)
+  // `busy` says what the holder is doing, for the refusal ("is already being uploaded").
+  TaskLock(TaskContext& ctx, const std::string& type, const std::string& resource, const std::string& busy = "is locked")
       : locks_(ctx.db()), name_("lock:" + type + ":" + resource), task_(ctx.task().id) {
     if (!locks_.acquire(name_, task_, ctx.task().username, kTtl)) {
       std::string holder;
@@ -68,7 +69,7 @@ class TaskLock {
           holder = fmt::format(" by task {} (user '{}', since {})", l.task_id, l.username, l.acquired_at);
       std::string what = type;
       if (!what.empty()) what[0] = static_cast<char>(std::toupper(static_cast<unsigned char>(what[0])));
-      fail("{} '{}' is locked{}; try again when it is done (bosh locks)", what, resource, holder);
+      fail("{} '{}' {}{}; try again when it is done (bosh locks)", what, resource, busy, holder);
     }
     renewer_ = std::thread([this] {
       std::unique_lock lock(mutex_);

@@ -349,7 +349,7 @@ std::string upload_release_task(TaskContext& ctx) {
   ctx.event("Verifying manifest", "Verifying manifest", 1, 1, "finished", 100);
   ctx.check_cancelled();
 
-  TaskLock lock(ctx, "release", m.name);
+  TaskLock lock(ctx, "release", m.name, "is already being uploaded");
   auto rel = db.rows("SELECT id FROM releases WHERE name = ?", {m.name});
   const std::int64_t release_id = rel.empty() ? 0 : std::stoll(rel[0][0]);
   if (release_id) {

@@ -254,3 +254,22 @@ TEST_SUITE("unit") {
     CHECK(bosh::cli::edit_distance("plugins", "plugins") == 0);
   }
 }
+
+TEST_SUITE("unit") {
+  TEST_CASE("a manifest that is a YAML alias bomb is refused by the CLI with its line and at once") {
+    Env env;
+    std::ofstream(env.config()) << "target: https://127.0.0.1:9\n";
+    std::string bomb = "name: bombed\nproperties:\n  a0: &a0 \"lol\"\n";
+    for (int i = 1; i <= 9; ++i) {
+      bomb += "  a" + std::to_string(i) + ": &a" + std::to_string(i) + " [";
+      for (int j = 0; j < 10; ++j) bomb += std::string(j ? ", " : "") + "*a" + std::to_string(i - 1);
+      bomb += "]\n";
+    }
+    const fs::path file = env.home.path() / "bomb.yml";
+    std::ofstream(file) << bomb;
+    auto r = run_bosh({"deployment", file.string()});
+    CHECK(r.code == 1);
+    CHECK(contains(r.err, file.string() + ":10:"));
+    CHECK(contains(r.err, "expands to more than 2000000 nodes"));
+  }
+}

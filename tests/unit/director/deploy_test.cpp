@@ -519,7 +519,7 @@ quoted: "010"
           "cloud config networks[2]: a manual network needs subnets");
     CHECK(with("disk_size: 10240", "disk_size: 0") ==
           "cloud config disk_types[0]: 'disk_size' must be a positive number of MB");
-    CHECK(with("  workers: 2", "  workers: 0") == "cloud config compilation.workers: must be at least 1");
+    CHECK(with("  workers: 2", "  workers: 0") == "cloud config compilation.workers: must be from 1 to 1000, got 0");
     CHECK(with("  network: default\n  az: z1", "  network: nope\n  az: z1") ==
           "cloud config compilation.network: network 'nope' is not defined");
     CHECK(with("  az: z1\n  vm_type: small", "  az: z9\n  vm_type: small") ==
@@ -666,7 +666,23 @@ quoted: "010"
                               "update: {max_in_flight: 1, serial: maybe}")) ==
           "instance_groups[1] (web).update.serial: expected true or false, got string");
     CHECK(parse_error(replace(kManifest, "  canaries: 2\n", "  canaries: many\n")) ==
-          "update.canaries: expected an integer or 'N%', got 'many'");
+          "update.canaries: expected an integer or 'N%' (at most 100%), got 'many'");
+    // Hostile numbers: refused by name before anything is planned.
+    CHECK(parse_error(replace(kManifest, "  instances: 3\n", "  instances: -1\n")) ==
+          "instance_groups[1] (web).instances: must be from 0 to 10000, got -1");
+    CHECK(parse_error(replace(kManifest, "  instances: 3\n", "  instances: 1000000000\n")) ==
+          "instance_groups[1] (web).instances: must be from 0 to 10000, got 1000000000");
+    CHECK(parse_error(replace(kManifest, "  instances: 3\n", "")) == "instance_groups[1] (web): missing 'instances'");
+    CHECK(parse_error(replace(kManifest, "persistent_disk: 512", "persistent_disk: -100")) ==
+          "instance_groups[0] (smoke).persistent_disk: must be from 0 to 1099511627776 MB, got -100");
+    CHECK(parse_error(replace(kManifest, "max_in_flight: 25%", "max_in_flight: 250%")) ==
+          "update.max_in_flight: expected an integer or 'N%' (at most 100%), got '250%'");
+    CHECK(parse_error(replace(kManifest, "  canaries: 2\n", "  canaries: 99999999999\n")) ==
+          "update.canaries: expected an integer or 'N%' (at most 100%), got '99999999999'");
+    CHECK(parse_error(replace(kManifest, "name: dep\n", "name: ../../bad\n")) ==
+          "manifest: name '../../bad' may only have letters, digits, '-', '_', '.' and '+' (at most 255)");
+    CHECK(parse_error(replace(kManifest, "- name: web\n", "- name: a/b?c=d#e\n")) ==
+          "instance_groups[1].name 'a/b?c=d#e' may only have letters, digits, '-', '_', '.' and '+' (at most 255)");
     CHECK(parse_error(replace(kManifest, "canary_watch_time: 1000-10000", "canary_watch_time: 9000-1000")) ==
           "update.canary_watch_time: '9000-1000' has a minimum above its maximum");
     CHECK(parse_error(replace(kManifest, "update_watch_time: 5000", "update_watch_time: soon")) ==

@@ -173,7 +173,7 @@ void show_diff(Context& ctx, DirectorClient& client, const std::string& name, co
   auto r = client.request("POST", "/deployments/" + encode(name) + "/diff" + (redact ? "" : "?redact=false"), manifest,
                           "text/yaml");
   if (r.status == 401) fail("not logged in to {} (run 'bosh login')", client.target().url);
-  if (r.status != 200) fail("director: diff: HTTP {}", r.status);
+  if (r.status != 200) fail("director: {}", director_error(r));  // e.g. what the deploy would refuse
   auto o = as_object(parse_json(r.body, "diff"), "diff");
   if (o->has("error")) ctx.ui.warn(o->getValue<std::string>("error"));
   ctx.ui.line("Detecting deployment changes");

@@ -35,6 +35,9 @@ class DavServer {
     int port = 0;  // 0: a free port
     User writer, reader;
     std::filesystem::path tls_cert, tls_key;  // both empty: plain HTTP
+    // The server's deadlines (bosh::net::ServerConfig): a client that sends its
+    // head or body slowly is cut off instead of holding a worker.
+    int workers = 16, head_timeout_ms = 10000, io_timeout_ms = 30000;
   };
   explicit DavServer(Config config);
   ~DavServer();

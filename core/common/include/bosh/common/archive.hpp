@@ -62,8 +62,8 @@ std::vector<ArchiveEntry> list_tgz(const std::filesystem::path& archive);
 struct ExtractLimits {
   std::uint64_t max_bytes = 64ull << 30;  // all entries together
   std::uint64_t max_entries = 500000;
-  double max_ratio = 200;                 // unpacked / packed, once past ratio_floor
-  std::uint64_t ratio_floor = 1ull << 30;
+  double max_ratio = 100;                 // unpacked / packed, once past ratio_floor
+  std::uint64_t ratio_floor = 256ull << 20;
 };
 // The limits extract_tgz uses by default (a program sets them from its config).
 void set_default_extract_limits(const ExtractLimits& limits);

@@ -20,6 +20,12 @@ plugin::Json list_deployments(Database& db);
 // GET /deployments/<d>/vms and /instances (without format=full).
 plugin::Json list_vms(Database& db, const std::string& deployment, bool instances);
 
+// Everything a deploy checks before it changes anything (the manifest, the
+// cloud config, variables, releases and stemcells, placement and IPs),
+// changing nothing; InputError naming what is wrong. POST .../diff answers
+// with it, so `bosh diff` refuses what `bosh deploy` would.
+void validate_manifest(Database& db, const std::string& director_name, const std::string& manifest);
+
 // GET /deployments/<d>/snapshots: [{job, index, snapshot_cid, created_at ("... UTC"), clean}]
 plugin::Json list_snapshots(Database& db, const std::string& deployment);
 

@@ -22,6 +22,14 @@ struct WatchTime {
   std::vector<int> schedule() const;
 };
 
+// The most instances one group may have (a typo of a few zeros is refused
+// before anything is planned).
+inline constexpr int kMaxInstances = 10000;
+
+// InputError "<what>: expected an integer or 'N%' ..." for anything else
+// (canaries, max_in_flight, and their --canaries/--max-in-flight overrides).
+void check_count_or_percent(const std::string& value, const std::string& what);
+
 struct UpdateConfig {
   std::string canaries = "1", max_in_flight = "1";  // an integer or "N%"
   WatchTime canary_watch, update_watch;
