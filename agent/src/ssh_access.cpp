@@ -189,15 +189,29 @@ plugin::Json SshAccess::setup(const std::string& user, const std::string& public
     write_lines(passwd, users);
   }
   const fs::path home = options_.base_dir / "bosh_ssh" / user;
+  // As on BOSH's VMs, ssh users are in group vcap, which may write data/tmp.
+  int vcap_gid = -1;
+  for (const auto& l : groups)
+    if (name_of(l) == "vcap") vcap_gid = field_int(l, 2);
+  if (vcap_gid < 0) {
+    vcap_gid = next++;
+    groups.push_back(fmt::format("vcap:x:{}:", vcap_gid));
+  }
   if (uid < 0) {
     uid = next;
     // The password field "x" without a shadow entry: no password works, and
     // the account is not locked, so the key does.
     users.push_back(fmt::format("{}:x:{}:{}::{}:/bin/bash", user, uid, uid, home.string()));
     groups.push_back(fmt::format("{}:x:{}:", user, uid));
+    for (auto& l : groups)
+      if (name_of(l) == "vcap") l += (l.back() == ':' ? "" : ",") + user;
     write_lines(group, groups);
     write_lines(passwd, users);
   }
+  const fs::path data_tmp = options_.base_dir / "data/tmp";
+  fs::create_directories(data_tmp);
+  if (::chown(data_tmp.c_str(), 0, static_cast<gid_t>(vcap_gid)) == 0)
+    fs::permissions(data_tmp, fs::perms::owner_all | fs::perms::group_all);
   fs::create_directories(home / ".ssh");
   {
     std::ofstream keys(home / ".ssh/authorized_keys", std::ios::trunc);
@@ -240,8 +254,18 @@ plugin::Json SshAccess::cleanup(const std::string& user_regex) {
         kept_users.push_back(l);
       }
     }
-    for (const auto& l : groups)
-      if (!removed.count(name_of(l))) kept_groups.push_back(l);
+    for (auto l : groups) {
+      if (removed.count(name_of(l))) continue;
+      if (name_of(l) == "vcap") {  // its member list without the users removed
+        const std::size_t colon = l.rfind(':');
+        std::stringstream members(l.substr(colon + 1));
+        std::string kept;
+        for (std::string m; std::getline(members, m, ',');)
+          if (!m.empty() && !removed.count(m)) kept += (kept.empty() ? "" : ",") + m;
+        l = l.substr(0, colon + 1) + kept;
+      }
+      kept_groups.push_back(l);
+    }
     write_lines("/etc/passwd", kept_users);
     write_lines("/etc/group", kept_groups);
     for (const auto& name : removed) {

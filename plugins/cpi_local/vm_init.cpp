@@ -324,12 +324,6 @@ int main(int argc, char** argv) {
   if (mount("none", "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0) die("making mounts private");
   if (mount(o.vm_dir.c_str(), kVcap, nullptr, MS_BIND | MS_REC, nullptr) != 0) die("bind-mounting the VM at /var/vcap");
   if (mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, nullptr) != 0) die("mounting /proc");
-  // The VM's own /tmp (in its own tree): what its jobs and users leave there
-  // is the VM's, not the host's.
-  const std::string tmp = std::string(kVcap) + "/tmp";
-  mkdir(tmp.c_str(), 01777);
-  chmod(tmp.c_str(), 01777);
-  if (mount(tmp.c_str(), "/tmp", nullptr, MS_BIND, nullptr) != 0) die("bind-mounting the VM's /tmp");
   say("VM %s at /var/vcap (own PID and mount namespaces)", o.vm_dir);
   o.agent.push_back("--base-dir");
   o.agent.push_back(kVcap);

@@ -364,13 +364,13 @@ case "$stage" in
     out=$(gd scp kv-web/0:/var/vcap/jobs/kv-web/bin/ctl "$state/ctl" 2>&1) || fail "scp: $out"
     grep -q "^#!/bin/bash" "$state/ctl" || fail "scp copied: $(head -2 "$state/ctl")"
     echo "from the host" >"$state/up.txt"
-    gd scp "$state/up.txt" kv-web/0:/tmp/up.txt >"$state/out" 2>&1 || { cat "$state/out"; fail "scp to the VM"; }
-    # The VM's /tmp is its own (in its tree), not the host's.
-    [ ! -e /tmp/up.txt ] || fail "scp wrote into the host's /tmp"
-    out=$(gd ssh kv-web/0 -c 'cat /tmp/up.txt' 2>&1) || fail "ssh cat: $out"
-    grep -q "stdout | from the host" <<<"$out" || fail "the uploaded file: $out"
-    # Every session's user is cleaned up afterwards (the CLI does not wait: the VM's own passwd is checked).
+    # As on BOSH's VMs, ssh users (group vcap) may write the VM's data/tmp.
+    gd scp "$state/up.txt" kv-web/0:/var/vcap/data/tmp/up.txt >"$state/out" 2>&1 || { cat "$state/out"; fail "scp to the VM"; }
     vm=$(gd vms --json | jq -r '.Tables[0].Rows[] | select(.instance | startswith("kv-web/")) | .vm_cid')
+    [ "$(cat "$BOSH_LOCAL_DIR/cpi/vms/$vm/data/tmp/up.txt")" = "from the host" ] || fail "the uploaded file"
+    out=$(gd ssh kv-web/0 -c 'cat /var/vcap/data/tmp/up.txt' 2>&1) || fail "ssh cat: $out"
+    grep -q "stdout | from the host" <<<"$out" || fail "the uploaded file through ssh: $out"
+    # Every session's user is cleaned up afterwards (the CLI does not wait: the VM's own passwd is checked).
     wait_for 30 "the ssh users to be removed" bash -c "! grep -q '^bosh_' '$BOSH_LOCAL_DIR/cpi/vms/$vm/bosh/etc/passwd'"
     echo PASS
     ;;
