@@ -4,7 +4,7 @@
 # director: every request is the Go CLI's, every assertion on what it printed
 # (--json tables where it has them). One CTest step per stage
 # (tests/CMakeLists.txt), sharing one state dir, in this order:
-#   setup env auth stemcell release configs deploy instances tasks events
+#   setup env auth stemcell release release-dir configs deploy instances tasks events
 #   errands logs ssh lifecycle snapshots variables cleanup export curl delete teardown
 # Usage: gocli_compat.sh <build dir> <source dir> <Go CLI source tgz> <stage>
 set -euo pipefail
@@ -159,6 +159,99 @@ case "$stage" in
       { cat "$state/out"; fail "upload-release URL"; }
     g upload-release --fix "$rel/dev_releases/kv/kv-0+dev.2.tgz" >"$state/out" 2>&1 || { cat "$state/out"; fail "upload-release --fix"; }
     grep -q "Creating new jobs: kv-web" "$state/out" || fail "--fix stored nothing again: $(cat "$state/out")"
+    echo PASS
+    ;;
+
+  release-dir)
+    # One release directory, both CLIs taking turns: each reuses the other's
+    # builds (.dev_builds/.final_builds indexes, the ~/.bosh/cache layout),
+    # versions follow on, and the manifests agree on every name, fingerprint
+    # and digest. Our CLI is $build/bin/bosh; no director is involved.
+    ours() { "$build/bin/bosh" "$@"; }
+    same() {  # a.yml b.yml [--no-job-packages]: the same release but for version, commit_hash, uncommitted_changes
+      python3 - "$@" <<'PY' || fail "$1 and $2 differ"
+import json, sys, yaml
+def load(p):
+    m = yaml.safe_load(open(p))
+    for k in ("version", "commit_hash", "uncommitted_changes"):
+        m.pop(k, None)
+    if len(sys.argv) > 3:  # --no-job-packages
+        for j in m.get("jobs", []):
+            j.pop("packages", None)
+    return m
+a, b = load(sys.argv[1]), load(sys.argv[2])
+if a != b:
+    print(json.dumps(a, indent=1, sort_keys=True)); print(json.dumps(b, indent=1, sort_keys=True)); sys.exit(1)
+PY
+    }
+    d=$state/rd
+    rm -rf "$d" "$state/rd-blobs" "$state/rd-other-blobs" "$state/rd-home-ours" && mkdir -p "$d"
+    cp -r "$src/examples/kv-release" "$d/kv" && rm -rf "$d/kv/dev_releases" "$d/kv/.dev_builds" "$d/kv/.final_builds"
+    sed -i "s|blobstore_path: .*|blobstore_path: $state/rd-blobs|" "$d/kv/config/final.yml"
+    # Release directories are git work trees of their own (as public releases are).
+    commit() { git -C "$1" add -A && git -C "$1" -c user.name=t -c user.email=t@t commit -qm "$2"; }
+    git init -q "$d/kv" && commit "$d/kv" initial
+    # Go first, then ours: ours builds nothing, names it 0+dev.2.
+    "$gocli" create-release --dir "$d/kv" >"$state/out" 2>&1 || { cat "$state/out"; fail "Go create-release"; }
+    [ -f "$d/kv/dev_releases/kv/kv-0+dev.1.yml" ] || fail "Go made no kv-0+dev.1: $(cat "$state/out")"
+    ours create release --dir "$d/kv" >"$state/out" 2>&1 || { cat "$state/out"; fail "our create release after Go's"; }
+    [ -f "$d/kv/dev_releases/kv/kv-0+dev.2.yml" ] || fail "ours did not follow on with 0+dev.2: $(cat "$state/out")"
+    same "$d/kv/dev_releases/kv/kv-0+dev.1.yml" "$d/kv/dev_releases/kv/kv-0+dev.2.yml"
+    hash_of() { sed -n 's/^commit_hash: //p' "$1" | tr -d "'\""; }
+    [ "$(hash_of "$d/kv/dev_releases/kv/kv-0+dev.2.yml")" = "$(hash_of "$d/kv/dev_releases/kv/kv-0+dev.1.yml")" ] ||
+      fail "the commit hashes differ: $(grep -h commit_hash "$d"/kv/dev_releases/kv/*.yml)"
+    # A change, built by ours (sha256 digests, as Go's default), then Go reuses ours.
+    echo "# a change" >>"$d/kv/jobs/kv-web/templates/bin/ctl.erb"
+    commit "$d/kv" change
+    ours create release --dir "$d/kv" >"$state/out" 2>&1 || { cat "$state/out"; fail "our create release dev.3"; }
+    "$gocli" create-release --dir "$d/kv" >"$state/out" 2>&1 || { cat "$state/out"; fail "Go create-release after ours"; }
+    same "$d/kv/dev_releases/kv/kv-0+dev.3.yml" "$d/kv/dev_releases/kv/kv-0+dev.4.yml"
+    grep -q "sha1: sha256:" "$d/kv/dev_releases/kv/kv-0+dev.3.yml" || fail "ours did not default to sha256"
+    # Final releases: Go's kv/1 uploads; ours (kv/2) uploads nothing more.
+    "$gocli" create-release --final --force --dir "$d/kv" >"$state/out" 2>&1 || { cat "$state/out"; fail "Go --final"; }
+    blobs=$(find "$state/rd-blobs" -type f | wc -l)
+    [ "$blobs" -ge 5 ] || fail "Go's final release uploaded $blobs blobs"
+    ours create release --final --force --dir "$d/kv" >"$state/out" 2>&1 || { cat "$state/out"; fail "our --final after Go's"; }
+    same "$d/kv/releases/kv/kv-1.yml" "$d/kv/releases/kv/kv-2.yml"
+    [ "$(find "$state/rd-blobs" -type f | wc -l)" = "$blobs" ] || fail "ours uploaded again what Go had uploaded"
+    # kv/1's tarball from its manifest alone, with an empty cache and no dev builds:
+    # everything comes from the release blobstore; both CLIs write the same release.MF.
+    rm -rf "$d/kv/.dev_builds"
+    HOME=$state/rd-home-ours ours create release "$d/kv/releases/kv/kv-1.yml" --dir "$d/kv" --tarball "$d/ours-1.tgz" \
+      >"$state/out" 2>&1 || { cat "$state/out"; fail "our tarball from releases/kv/kv-1.yml"; }
+    "$gocli" create-release "$d/kv/releases/kv/kv-1.yml" --dir "$d/kv" --tarball "$d/go-1.tgz" >"$state/out" 2>&1 ||
+      { cat "$state/out"; fail "Go tarball from kv-1.yml"; }
+    tar xzOf "$d/ours-1.tgz" ./release.MF >"$d/ours-1.MF" 2>/dev/null || tar xzOf "$d/ours-1.tgz" release.MF >"$d/ours-1.MF"
+    tar xzOf "$d/go-1.tgz" ./release.MF >"$d/go-1.MF" 2>/dev/null || tar xzOf "$d/go-1.tgz" release.MF >"$d/go-1.MF"
+    # Go's tarball from a manifest lists no packages for its jobs (it never
+    # opens their job.MF); ours keeps the manifest's, as a tarball made directly has.
+    same "$d/ours-1.MF" "$d/go-1.MF" --no-job-packages
+    same "$d/ours-1.MF" "$d/kv/releases/kv/kv-1.yml"
+    ours verify release "$d/ours-1.tgz" >"$state/out" 2>&1 || { cat "$state/out"; fail "our kv/1 tarball does not verify"; }
+    # A release vendoring kvlib from kv (Go's vendor-package writes spec.lock),
+    # with a LICENSE, a package folder named apart from its package, and spec
+    # keys neither CLI knows: ours then Go (sharing ~/.bosh/cache) agree.
+    o=$d/other
+    mkdir -p "$o/config" "$o/jobs/hello/templates" "$o/packages/greet-dir" "$o/src" "$o/blobs"
+    printf -- '---\nname: other\nblobstore:\n  provider: local\n  options:\n    blobstore_path: %s\n' "$state/rd-other-blobs" >"$o/config/final.yml"
+    printf -- '--- {}\n' >"$o/config/blobs.yml"
+    printf 'MIT, for the test\n' >"$o/LICENSE"
+    printf -- '---\nname: hello\ntemplates:\n  ctl.erb: bin/ctl\npackages: [greet, kvlib]\nproperties: {}\nfrobnicate: yes\n' >"$o/jobs/hello/spec"
+    printf 'check process hello\n' >"$o/jobs/hello/monit"
+    printf '#!/bin/bash\necho <%%= spec.name %%>\n' >"$o/jobs/hello/templates/ctl.erb"
+    printf -- '---\nname: greet\ndependencies: [kvlib]\nfiles: [greet/**/*]\nsomething_new: 1\n' >"$o/packages/greet-dir/spec"
+    printf 'cp -a greet/* "${BOSH_INSTALL_TARGET}"\n' >"$o/packages/greet-dir/packaging"
+    mkdir -p "$o/src/greet/sub" && printf 'hi\n' >"$o/src/greet/sub/hi.txt"
+    "$gocli" vendor-package kvlib "$d/kv" --dir "$o" >"$state/out" 2>&1 || { cat "$state/out"; fail "Go vendor-package"; }
+    [ -f "$o/packages/kvlib/spec.lock" ] || fail "vendor-package wrote no spec.lock"
+    cp "$src/examples/kv-release/.gitignore" "$o/" && git init -q "$o" && commit "$o" initial
+    ours create release --dir "$o" >"$state/out" 2>&1 || { cat "$state/out"; fail "ours on the vendoring release"; }
+    "$gocli" create-release --dir "$o" >"$state/out" 2>&1 || { cat "$state/out"; fail "Go on the vendoring release"; }
+    same "$o/dev_releases/other/other-0+dev.1.yml" "$o/dev_releases/other/other-0+dev.2.yml"
+    grep -q "^license:" "$o/dev_releases/other/other-0+dev.1.yml" || fail "ours has no license entry"
+    [ "$(grep -A3 'name: kvlib' "$o/dev_releases/other/other-0+dev.1.yml" | sed -n 's/.*fingerprint: //p')" = \
+      "$(grep -A3 'name: kvlib' "$d/kv/releases/kv/kv-1.yml" | sed -n 's/.*fingerprint: //p')" ] ||
+      fail "the vendored kvlib's fingerprint is not kv/1's"
     echo PASS
     ;;
 

@@ -82,7 +82,7 @@ echo "== a tampered tarball fails verification"
 mkdir "$work/t" && tar xzf "$tarball" -C "$work/t" && echo junk >>"$work/t/packages/base.tgz"
 tar czf "$work/bad.tgz" -C "$work/t" .
 if "$bosh" verify release "$work/bad.tgz" 2>"$work/err"; then fail "tampered tarball verified"; fi
-grep -q 'packages/base.tgz has sha1' "$work/err" || fail "verify message: $(cat "$work/err")"
+grep -q 'packages/base.tgz has sha256' "$work/err" || fail "verify message: $(cat "$work/err")"
 
 echo "== sync blobs brings back what is missing"
 rm -rf blobs

@@ -23,6 +23,7 @@
 
 #include <condition_variable>
 #include <mutex>
+#include <optional>
 #include <vector>
 
 namespace bosh::testing {
@@ -51,6 +52,19 @@ inline bool port_open(int port) {
   return ok;
 }
 
+// Waits until something listens on 127.0.0.1:<port> (a server a test started
+// is ready), up to a deadline generous enough for a busy machine; gives up at
+// once when `process` (if given) has exited. True when the port is open.
+inline bool wait_for_port(int port, BackgroundProcess* process = nullptr,
+                          std::chrono::milliseconds timeout = std::chrono::seconds(60)) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (!port_open(port)) {
+    if (std::chrono::steady_clock::now() >= deadline || (process && !process->running())) return port_open(port);
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  return true;
+}
+
 inline void require_program(const std::string& name) {
   auto r = run_process({"sh", "-c", "command -v " + name});
   if (r.exit_code != 0) FAIL(name << " is not installed: run scripts/install-deps (tests need the real " << name << ")");
@@ -68,10 +82,28 @@ class Inbox {
     nats.flush();
     return sub;
   }
-  // True once at least n messages arrived.
-  bool wait(std::size_t n, std::chrono::milliseconds timeout = std::chrono::seconds(3)) {
+  // True once at least n messages arrived (the deadline is for a busy machine;
+  // it returns as soon as they are there).
+  bool wait(std::size_t n, std::chrono::milliseconds timeout = std::chrono::seconds(60)) {
     std::unique_lock lock(mutex_);
     return cv_.wait_for(lock, timeout, [&] { return messages_.size() >= n; });
+  }
+  // The first message `match` accepts, once one has arrived; nullopt when none
+  // has by the deadline. Other messages on the subject (which may come before
+  // it, in any number) are passed over. `match` runs under the inbox's lock.
+  template <typename Match>
+  std::optional<mbus::Message> wait_for(Match match, std::chrono::milliseconds timeout = std::chrono::seconds(60)) {
+    std::unique_lock lock(mutex_);
+    std::optional<mbus::Message> found;
+    cv_.wait_for(lock, timeout, [&] {
+      for (const auto& m : messages_)
+        if (match(m)) {
+          found = m;
+          return true;
+        }
+      return false;
+    });
+    return found;
   }
   std::vector<mbus::Message> messages() {
     std::lock_guard lock(mutex_);
@@ -106,8 +138,7 @@ class NatsServer {
   void start() {
     process_ = std::make_unique<BackgroundProcess>(
         std::vector<std::string>{"nats-server", "-c", (dir_.path() / "nats.conf").string()}, dir_.path() / "nats.log");
-    for (int i = 0; i < 500 && !port_open(port_); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
-    if (!port_open(port_)) FAIL("nats-server did not start: " << read_file(dir_.path() / "nats.log"));
+    if (!wait_for_port(port_, process_.get())) FAIL("nats-server did not start: " << read_file(dir_.path() / "nats.log"));
   }
   void stop() { process_.reset(); }
 

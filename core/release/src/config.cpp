@@ -30,8 +30,10 @@ ReleaseConfig load_release_config(const fs::path& release_dir) {
   YAML::Node final_yml = load_optional(final_path), private_yml = load_optional(private_path),
              dev_yml = load_optional(dev_path);
   if (final_yml && final_yml.IsMap()) {
-    config.name = yaml_string(final_yml, "name", final_path.string(),
-                              yaml_string(final_yml, "final_name", final_path.string()));
+    std::string name = yaml_string(final_yml, "name", final_path.string());
+    std::string final_name = yaml_string(final_yml, "final_name", final_path.string());
+    if (!name.empty() && !final_name.empty()) config.name_conflict = true;
+    config.name = name.empty() ? final_name : name;
     if (YAML::Node blobstore = yaml_map(final_yml, "blobstore", final_path.string())) {
       config.blobstore_provider = yaml_string(blobstore, "provider", final_path.string());
       if (YAML::Node options = yaml_map(blobstore, "options", final_path.string()))
@@ -82,10 +84,10 @@ void save_blobs(const fs::path& release_dir, const std::map<std::string, BlobRec
   YAML::Emitter out;
   out << YAML::BeginMap;
   for (const auto& [path, b] : blobs) {
-    out << YAML::Key << path << YAML::Value << YAML::BeginMap;
+    // As the Go CLI writes it: size, object_id, sha.
+    out << YAML::Key << path << YAML::Value << YAML::BeginMap << YAML::Key << "size" << YAML::Value << b.size;
     if (!b.object_id.empty()) out << YAML::Key << "object_id" << YAML::Value << b.object_id;
-    out << YAML::Key << "sha" << YAML::Value << b.sha << YAML::Key << "size" << YAML::Value << b.size
-        << YAML::EndMap;
+    out << YAML::Key << "sha" << YAML::Value << b.sha << YAML::EndMap;
   }
   out << YAML::EndMap;
   std::string text = blobs.empty() ? "--- {}\n" : std::string(out.c_str()) + "\n";

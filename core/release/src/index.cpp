@@ -30,16 +30,6 @@ std::string scalar(const YAML::Node& map, const std::string& key) {
 }
 
 
-void save_builds(const fs::path& path, const YAML::Node& builds) {
-  YAML::Node root(YAML::NodeType::Map);
-  root["builds"] = builds.size() ? builds : YAML::Node(YAML::NodeType::Map);
-  root["format-version"] = "2";
-  YAML::Emitter out;
-  out << YAML::BeginMap << YAML::Key << "builds" << YAML::Value << root["builds"] << YAML::Key << "format-version"
-      << YAML::Value << YAML::DoubleQuoted << "2" << YAML::EndMap;
-  write_file_atomic(path, std::string(out.c_str()) + "\n");
-}
-
 }  // namespace
 
 BuildIndex BuildIndex::load(const fs::path& index_file) {
@@ -57,24 +47,30 @@ BuildIndex BuildIndex::load(const fs::path& index_file) {
   return index;
 }
 
+// Entries are matched on their version (the fingerprint), as the Go CLI does;
+// the key is normally the same.
 std::optional<BuildEntry> BuildIndex::find(const std::string& fingerprint) const {
   auto it = builds_.find(fingerprint);
-  if (it == builds_.end()) return std::nullopt;
-  return it->second;
+  if (it != builds_.end() && (it->second.version == fingerprint || it->second.version.empty())) return it->second;
+  for (const auto& [_, e] : builds_)
+    if (e.version == fingerprint) return e;
+  return std::nullopt;
 }
 
 void BuildIndex::put(const std::string& fingerprint, BuildEntry entry) { builds_[fingerprint] = std::move(entry); }
 
 void BuildIndex::save() const {
   YAML::Node builds(YAML::NodeType::Map);
+  // Each entry as the Go CLI writes it: version, blobstore_id, sha1.
+  YAML::Emitter out;
+  out << YAML::BeginMap << YAML::Key << "builds" << YAML::Value << YAML::BeginMap;
   for (const auto& [fp, e] : builds_) {
-    YAML::Node n(YAML::NodeType::Map);
-    if (!e.blobstore_id.empty()) n["blobstore_id"] = e.blobstore_id;
-    n["sha1"] = e.sha1;
-    n["version"] = e.version;
-    builds[fp] = n;
+    out << YAML::Key << fp << YAML::Value << YAML::BeginMap << YAML::Key << "version" << YAML::Value << e.version;
+    if (!e.blobstore_id.empty()) out << YAML::Key << "blobstore_id" << YAML::Value << e.blobstore_id;
+    out << YAML::Key << "sha1" << YAML::Value << e.sha1 << YAML::EndMap;
   }
-  save_builds(path_, builds);
+  out << YAML::EndMap << YAML::Key << "format-version" << YAML::Value << YAML::DoubleQuoted << "2" << YAML::EndMap;
+  write_file_atomic(path_, std::string(out.c_str()) + "\n");
 }
 
 ReleaseIndex ReleaseIndex::load(const fs::path& index_file) {
@@ -107,7 +103,10 @@ bool ReleaseIndex::contains(const std::string& version) const {
   return false;
 }
 
-void ReleaseIndex::add(const std::string& version) { builds_[random_uuid()] = version; }
+void ReleaseIndex::add(const std::string& version) {
+  if (contains(version)) fail<InputError>("{}: release version '{}' already exists", path_.string(), version);
+  builds_[random_uuid()] = version;
+}
 
 void ReleaseIndex::save() const {
   // Versions are written quoted ("1", not 1): they are strings, not numbers.

@@ -9,6 +9,8 @@
 
 #include "bosh/common/error.hpp"
 #include "bosh/common/glob.hpp"
+#include "bosh/common/yaml.hpp"
+#include "bosh/release/config.hpp"
 
 namespace bosh::release {
 
@@ -38,28 +40,31 @@ std::string rel(const fs::path& dir, const fs::path& p) { return p.lexically_rel
 
 }  // namespace
 
-Job read_job_dir(const fs::path& release_dir, const fs::path& job_dir, DigestAlgorithm algorithm) {
+Job read_job_dir(const fs::path& release_dir, const fs::path& job_dir, DigestAlgorithm algorithm, Warnings* warnings) {
   const fs::path spec_path = job_dir / "spec";
   const std::string shown = rel(release_dir, spec_path);
   std::error_code ec;
   if (!fs::is_regular_file(spec_path, ec)) fail<InputError>("{}: job has no spec file", rel(release_dir, job_dir));
   Job job;
   job.kind = ResourceKind::job;
-  job.spec = load_job_spec(spec_path, shown);
+  job.spec = load_job_spec(spec_path, shown, warnings);
   job.name = job.spec.name;
   if (job_dir.filename().string() != job.name)
-    fail<InputError>("{}: job directory '{}' does not match job name '{}' in spec", shown,
+    fail<InputError>("{}: Job directory '{}' does not match job name '{}' in spec", shown,
                      job_dir.filename().string(), job.name);
   job.follow_symlinks = true;
   job.files.push_back({spec_path, "job.MF"});
   if (fs::exists(job_dir / "monit", ec)) job.files.push_back({job_dir / "monit", "monit"});
-  if (fs::exists(job_dir / "properties_schema.json", ec))
-    job.files.push_back({job_dir / "properties_schema.json", "properties_schema.json"});
   for (const auto& [src, dest] : job.spec.templates) {
-    fs::path p = job_dir / "templates" / src;
+    // As Go's filepath.Join cleans it: "./a.erb" and "sub//b.erb" are templates/a.erb and templates/sub/b.erb.
+    const fs::path p = (job_dir / "templates" / src).lexically_normal();
+    const std::string relative = p.lexically_relative(job_dir).generic_string();
+    if (relative.empty() || relative == "." || relative.rfind("..", 0) == 0 ||
+        relative.rfind("templates/", 0) != 0)
+      fail<InputError>("{}: template '{}' is outside the job's templates/ folder", shown, src);
     if (!fs::exists(p, ec))
       fail<InputError>("{}: template '{}' does not exist (looked for {})", shown, src, rel(release_dir, p));
-    job.files.push_back({p, "templates/" + src});
+    job.files.push_back({p, relative});
   }
   job.fingerprint = fingerprint(job.files, {}, algorithm, true);
   return job;
@@ -81,19 +86,48 @@ bool packageable(const fs::path& src_dir, const fs::path& path) {
 
 }  // namespace
 
-Package read_package_dir(const fs::path& release_dir, const fs::path& pkg_dir, DigestAlgorithm algorithm) {
-  const fs::path spec_path = pkg_dir / "spec";
-  const std::string shown = rel(release_dir, spec_path);
-  std::error_code ec;
-  if (!fs::is_regular_file(spec_path, ec))
-    fail<InputError>("{}: package has no spec file", rel(release_dir, pkg_dir));
+namespace {
+
+// packages/<dir>/spec.lock (bosh vendor-package): {name, fingerprint, dependencies}.
+Package read_vendored_package(const fs::path& release_dir, const fs::path& lock_path, Warnings* warnings) {
+  const std::string shown = rel(release_dir, lock_path);
+  YAML::Node root = load_yaml_file(lock_path);
+  if (!root.IsMap()) fail<InputError>("{}: expected a map, got {}", yaml_where(root, shown), yaml_type_name(root));
   Package pkg;
   pkg.kind = ResourceKind::package;
-  pkg.spec = load_package_spec(spec_path, shown);
+  pkg.vendored = true;
+  pkg.lock_file = lock_path;
+  pkg.spec.name = yaml_string(root, "name", shown);
+  if (pkg.spec.name.empty() || !valid_name(pkg.spec.name))
+    fail<InputError>("{}: spec.lock needs a valid 'name'", shown);
+  pkg.fingerprint = yaml_string(root, "fingerprint", shown);
+  if (pkg.fingerprint.empty()) fail<InputError>("{}: spec.lock needs the package's 'fingerprint'", shown);
+  if (YAML::Node deps = yaml_list(root, "dependencies", shown))
+    for (const auto& d : deps) pkg.spec.dependencies.push_back(d.Scalar());
+  for (const auto& kv : root) {
+    const std::string key = kv.first.Scalar();
+    if (key != "name" && key != "fingerprint" && key != "dependencies" && warnings)
+      warnings->push_back(fmt::format("{}: unknown key '{}' in a spec.lock ignored", yaml_where(kv.first, shown), key));
+  }
   pkg.name = pkg.spec.name;
-  if (pkg_dir.filename().string() != pkg.name)
-    fail<InputError>("{}: package directory '{}' does not match package name '{}' in spec", shown,
-                     pkg_dir.filename().string(), pkg.name);
+  return pkg;
+}
+
+}  // namespace
+
+Package read_package_dir(const fs::path& release_dir, const fs::path& pkg_dir, DigestAlgorithm algorithm,
+                         Warnings* warnings, const std::set<std::string>* tracked_blobs) {
+  std::error_code ec;
+  if (fs::is_regular_file(pkg_dir / "spec.lock", ec))  // as Go: the lock wins over any spec
+    return read_vendored_package(release_dir, pkg_dir / "spec.lock", warnings);
+  const fs::path spec_path = pkg_dir / "spec";
+  const std::string shown = rel(release_dir, spec_path);
+  if (!fs::is_regular_file(spec_path, ec))
+    fail<InputError>("{}: package has no spec file (nor a spec.lock)", rel(release_dir, pkg_dir));
+  Package pkg;
+  pkg.kind = ResourceKind::package;
+  pkg.spec = load_package_spec(spec_path, shown, warnings);
+  pkg.name = pkg.spec.name;
   if (!fs::is_regular_file(pkg_dir / "packaging", ec))
     fail<InputError>("{}: package '{}' has no packaging script", rel(release_dir, pkg_dir / "packaging"), pkg.name);
   pkg.files.push_back({pkg_dir / "packaging", "packaging", false, true});
@@ -110,8 +144,15 @@ Package read_package_dir(const fs::path& release_dir, const fs::path& pkg_dir, D
     for (const fs::path& base : {src_dir, blobs_dir}) {
       for (const auto& path : recursive_glob(base, glob)) {
         if (!packageable(src_dir, path)) continue;
+        const std::string relative = rel(base, path);
+        if (base == blobs_dir && tracked_blobs && !tracked_blobs->count(relative)) {
+          if (warnings)
+            warnings->push_back(fmt::format("blobs/{} is not in config/blobs.yml: left out of package '{}'", relative,
+                                            pkg.name));
+          continue;
+        }
         matched = true;
-        by_rel.try_emplace(rel(base, path), FingerprintFile{path, rel(base, path)});
+        by_rel.try_emplace(relative, FingerprintFile{path, relative});
       }
     }
     if (!matched)
@@ -190,17 +231,29 @@ ReleaseSources read_release_dir(const fs::path& dir, DigestAlgorithm algorithm,
   auto report = [&](const char* kind, const std::string& name) {
     if (progress) progress(++done, total, std::string(kind) + "/" + name);
   };
+  // What blobs/ may give packages: the files config/blobs.yml lists; a
+  // symlink there is refused (the Go CLI refuses it too).
+  std::set<std::string> tracked;
+  for (const auto& [path, record] : load_blobs(dir)) tracked.insert(path);
+  if (fs::is_directory(dir / "blobs", ec))
+    for (auto it = fs::recursive_directory_iterator(dir / "blobs", ec); !ec && it != fs::recursive_directory_iterator();
+         it.increment(ec))
+      if (it->is_symlink(ec))
+        fail<InputError>("{}: a symlink in blobs/; blobs are files (bosh add blob)", rel(dir, it->path()));
   std::map<std::string, Package> packages;
+  std::map<std::string, fs::path> package_folder;
   for (const auto& pkg_dir : package_dirs) {
-    Package p = read_package_dir(dir, pkg_dir, algorithm);
+    Package p = read_package_dir(dir, pkg_dir, algorithm, &out.warnings, &tracked);
     report("packages", p.name);
+    if (auto [it, fresh] = package_folder.emplace(p.name, pkg_dir); !fresh)
+      fail<InputError>("package '{}' is defined twice: in {} and in {}", p.name, rel(dir, it->second), rel(dir, pkg_dir));
     packages.emplace(p.name, std::move(p));
   }
   std::vector<PackageSpec> specs;
   for (const auto& [_, p] : packages) specs.push_back(p.spec);
   for (const auto& name : dependency_order(specs)) out.packages.push_back(std::move(packages.at(name)));
   for (const auto& job_dir : job_dirs) {
-    Job job = read_job_dir(dir, job_dir, algorithm);
+    Job job = read_job_dir(dir, job_dir, algorithm, &out.warnings);
     report("jobs", job.name);
     for (const auto& pkg : job.spec.packages)
       if (!packages.count(pkg))

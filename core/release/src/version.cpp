@@ -20,32 +20,44 @@ std::vector<std::string> segments(const std::string& part) {
   return out;
 }
 
-bool numeric(const std::string& s) {
+bool digits(const std::string& s) {
   return !s.empty() && std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; });
 }
 
-bool valid_segment(const std::string& s) {
-  return !s.empty() && std::all_of(s.begin(), s.end(), [](char c) {
-    return std::isalnum(static_cast<unsigned char>(c)) || c == '_';
+// A component is a number when it is digits without a leading zero ("0" is
+// one, "01" is a string), as the Go CLI's go-semi-semantic has it.
+bool numeric(const std::string& s) { return digits(s) && (s.size() == 1 || s[0] != '0'); }
+
+// Release components: letters, digits, '_'; pre- and post-release ones may
+// also hold '-'.
+bool valid_segment(const std::string& s, bool dash_allowed) {
+  return !s.empty() && std::all_of(s.begin(), s.end(), [&](char c) {
+    return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || (dash_allowed && c == '-');
   });
 }
 
-int compare_segments(const std::vector<std::string>& a, const std::vector<std::string>& b) {
-  for (std::size_t i = 0; i < std::max(a.size(), b.size()); ++i) {
-    if (i >= a.size()) return -1;
-    if (i >= b.size()) return 1;
-    const std::string &x = a[i], &y = b[i];
-    if (numeric(x) && numeric(y)) {
-      std::string xs = x.substr(std::min(x.find_first_not_of('0'), x.size() - 1));
-      std::string ys = y.substr(std::min(y.find_first_not_of('0'), y.size() - 1));
-      if (xs.size() != ys.size()) return xs.size() < ys.size() ? -1 : 1;
-      if (xs != ys) return xs < ys ? -1 : 1;
-    } else if (numeric(x) != numeric(y)) {
-      return numeric(x) ? -1 : 1;
-    } else if (x != y) {
-      return x < y ? -1 : 1;
-    }
+int compare_component(const std::string& x, const std::string& y) {
+  if (numeric(x) && numeric(y)) {
+    if (x.size() != y.size()) return x.size() < y.size() ? -1 : 1;
+    return x == y ? 0 : (x < y ? -1 : 1);
   }
+  if (numeric(x) != numeric(y)) return numeric(x) ? -1 : 1;
+  return x == y ? 0 : (x < y ? -1 : 1);
+}
+
+bool all_zeros(const std::vector<std::string>& v, std::size_t from) {
+  for (std::size_t i = from; i < v.size(); ++i)
+    if (v[i] != "0") return false;
+  return true;
+}
+
+// Trailing zero components do not count: 1.0 == 1.
+int compare_segments(const std::vector<std::string>& a, const std::vector<std::string>& b) {
+  std::size_t common = std::min(a.size(), b.size());
+  for (std::size_t i = 0; i < common; ++i)
+    if (int c = compare_component(a[i], b[i])) return c;
+  if (a.size() > common && !all_zeros(a, common)) return 1;
+  if (b.size() > common && !all_zeros(b, common)) return -1;
   return 0;
 }
 
@@ -55,8 +67,13 @@ std::string join(const std::vector<std::string>& segs) {
   return out;
 }
 
-std::string increment(const std::string& s) {
-  return numeric(s) ? std::to_string(std::stoull(s) + 1) : s + ".1";
+// The last component incremented; it must be a number.
+std::vector<std::string> increment(std::vector<std::string> segs, const std::string& version) {
+  if (segs.empty() || !numeric(segs.back()) || segs.back().size() > 18)
+    fail<InputError>("cannot increment version '{}': its last component '{}' is not a number", version,
+                     segs.empty() ? "" : segs.back());
+  segs.back() = std::to_string(std::stoull(segs.back()) + 1);
+  return segs;
 }
 
 }  // namespace
@@ -76,9 +93,11 @@ std::optional<Version> Version::try_parse(const std::string& text) {
     rest = rest.substr(0, dash);
   }
   v.release_ = segments(rest);
-  for (const auto* part : {&v.release_, &v.pre_, &v.post_})
+  for (const auto& s : v.release_)
+    if (!valid_segment(s, false)) return std::nullopt;
+  for (const auto* part : {&v.pre_, &v.post_})
     for (const auto& s : *part)
-      if (!valid_segment(s)) return std::nullopt;
+      if (!valid_segment(s, true)) return std::nullopt;
   return v;
 }
 
@@ -91,20 +110,12 @@ Version Version::parse(const std::string& text) {
 bool Version::is_dev() const { return !post_.empty() && post_[0] == "dev"; }
 
 Version Version::next_dev() const {
-  if (is_dev() && post_.size() >= 2) {
-    auto post = post_;
-    post.back() = increment(post.back());
-    std::string text = join(release_) + (pre_.empty() ? "" : "-" + join(pre_)) + "+" + join(post);
-    return parse(text);
-  }
-  return parse(join(release_) + (pre_.empty() ? "" : "-" + join(pre_)) + "+dev.1");
+  std::string base = join(release_) + (pre_.empty() ? "" : "-" + join(pre_));
+  if (post_.empty()) return parse(base + "+dev.1");
+  return parse(base + "+" + join(increment(post_, text_)));
 }
 
-Version Version::next_final() const {
-  auto rel = release_;
-  rel.back() = increment(rel.back());
-  return parse(join(rel));
-}
+Version Version::next_final() const { return parse(join(increment(release_, text_))); }
 
 Version Version::release_part() const { return parse(join(release_) + (pre_.empty() ? "" : "-" + join(pre_))); }
 

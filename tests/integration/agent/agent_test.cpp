@@ -76,15 +76,18 @@ struct RunningAgent {
   std::string log() { return bosh::read_file(base.path() / "agent.log"); }
 };
 
-// Waits until the agent answers ping.
+// Waits until the agent answers ping: its start, its connection and its monit
+// may take a while on a busy machine, so the deadline is long and each ping
+// has time for its answer.
 void wait_for(AgentClient& client) {
-  for (int i = 0; i < 50; ++i) {
+  const auto deadline = std::chrono::steady_clock::now() + 90s;
+  while (std::chrono::steady_clock::now() < deadline) {
     try {
-      if (client.ping(200ms) == "pong") return;
+      if (client.ping(2s) == "pong") return;
     } catch (const bosh::mbus::MbusTimeout&) {
     }
   }
-  FAIL("agent " << client.agent_id() << " never answered ping");
+  FAIL("agent " << client.agent_id() << " never answered ping within 90 s");
 }
 
 // The registry's documented API, replayed: GET /instances/<id>/settings ->
@@ -173,8 +176,10 @@ std::pair<std::string, std::string> states(AgentClient& client) {
   return {state->getValue<std::string>("job_state"), process};
 }
 
+// Polls until f() holds; the deadline is for a busy machine (it returns as
+// soon as the condition does).
 template <typename F>
-bool eventually(F&& f, std::chrono::milliseconds timeout = 20s) {
+bool eventually(F&& f, std::chrono::milliseconds timeout = 60s) {
   const auto deadline = std::chrono::steady_clock::now() + timeout;
   while (std::chrono::steady_clock::now() < deadline) {
     if (f()) return true;
@@ -209,12 +214,25 @@ TEST_SUITE("integration") {
     CHECK(state->getArray("processes")->getObject(0)->getValue<std::string>("name") == "dummy");
 
     // kill -9 the job: monit restarts it and the agent relays monit's alert.
+    // Monit may report other events first (or after): wait for the restart's.
     ::kill(first_pid, SIGKILL);
     {
-      REQUIRE(alerts.wait(1, 20s));
-      auto alert = bosh::as_object(bosh::parse_json(alerts.messages().front().data, "alert"), "alert");
+      const std::string restart_title = "dummy (127.0.10.5) - Does not exist - restart";
+      auto title_of = [](const bosh::mbus::Message& m) {
+        try {
+          return bosh::as_object(bosh::parse_json(m.data, "alert"), "alert")->getValue<std::string>("title");
+        } catch (const std::exception&) {
+          return std::string();
+        }
+      };
+      auto restart = alerts.wait_for(
+          [&](const bosh::mbus::Message& m) { return title_of(m).rfind(restart_title, 0) == 0; }, 60s);
+      std::string seen;
+      for (const auto& m : alerts.messages()) seen += "\n  " + m.data;
+      REQUIRE_MESSAGE(restart, "no '" << restart_title << "' alert within 60 s; alerts:" << seen);
+      auto alert = bosh::as_object(bosh::parse_json(restart->data, "alert"), "alert");
       CHECK(alert->getValue<int>("severity") == 1);
-      CHECK(alert->getValue<std::string>("title").find("dummy (127.0.10.5) - Does not exist - restart") == 0);
+      CHECK(alert->getValue<std::string>("title").find(restart_title) == 0);
       CHECK(alert->getValue<long long>("created_at") > 1700000000);
     }
     REQUIRE(eventually([&] {
@@ -234,7 +252,7 @@ TEST_SUITE("integration") {
     auto perms = fs::status(agent->base.path() / "monit/monitrc").permissions() & fs::perms::all;
     CHECK(perms == (fs::perms::owner_read | fs::perms::owner_write));
     int last = agent->pid_of("dummy");
-    CHECK(agent->process->stop() == 0);
+    CHECK(agent->process->stop(60s) == 0);  // a clean exit, however long monit takes to stop
     if (last > 0) ::kill(last, SIGKILL);  // monit leaves its processes running when it stops
   }
 
@@ -260,7 +278,7 @@ TEST_SUITE("integration") {
     CHECK_FALSE(bosh::as_object(client.get_state(), "state")->has("vitals"));
 
     {
-      REQUIRE(beats.wait(2));
+      REQUIRE(beats.wait(2, 60s));
       auto hb = bosh::as_object(bosh::parse_json(beats.messages().back().data, "heartbeat"), "heartbeat");
       CHECK(hb->getValue<std::string>("job_state") == "running");
       CHECK(hb->getObject("vitals")->has("cpu"));
@@ -277,7 +295,7 @@ TEST_SUITE("integration") {
     bosh::testing::Inbox raw;
     auto rsub = raw.subscribe(director, "director.dir-1.raw");
     director.publish("agent.agent-1", "{\"method\": \"ping\", \"arguments\": {\"not\": \"a list\"}, \"reply_to\": \"director.dir-1.raw\"}");
-    REQUIRE(raw.wait(1));
+    REQUIRE(raw.wait(1, 60s));
     CHECK(raw.messages().front().data ==
           "{\"exception\":{\"message\":\"message: 'arguments': expected an array, got object\"}}");
     // Garbage is dropped; the agent keeps serving.
@@ -285,10 +303,10 @@ TEST_SUITE("integration") {
     CHECK(client.ping() == "pong");
 
     // update_settings is a long-running task: poll it to its value.
-    CHECK(client.run("update_settings", bosh::parse_json("[{\"trusted_certs\": \"\"}]", "a"), 5s, 20ms).toString() == "ok");
+    CHECK(client.run("update_settings", bosh::parse_json("[{\"trusted_certs\": \"\"}]", "a"), 60s, 20ms).toString() == "ok");
     CHECK(fs::exists(agent.base.path() / "bosh/update_settings.json"));
 
-    CHECK(agent.process->stop() == 0);  // SIGTERM: a clean exit
+    CHECK(agent.process->stop(60s) == 0);  // SIGTERM: a clean exit (the grace is for a busy machine)
     CHECK(agent.log().find("s3cret-pass") == std::string::npos);
   }
 
@@ -325,7 +343,8 @@ TEST_SUITE("integration") {
   TEST_CASE("agent: keeps retrying when the bus is not up yet") {
     int port = bosh::testing::free_port();
     RunningAgent agent("agent-late", "nats://nats:s3cret-pass@127.0.0.1:" + std::to_string(port));
-    std::this_thread::sleep_for(500ms);
+    // Its second refused attempt logged (the first waits 250 ms, then 500): it retried instead of dying.
+    REQUIRE(eventually([&] { return agent.log().find("(retrying in 500 ms)") != std::string::npos; }));
     CHECK(agent.process->running());
     NatsServer server(NatsServer::Tls::none, port);
     bosh::mbus::NatsConnection director({server.url()});
@@ -434,7 +453,7 @@ TEST_SUITE("integration") {
                          doctest::Contains("package 'hello' name '../../etc' is not a safe name"), bosh::mbus::AgentError);
 
     int pid = std::stoi(bosh::read_file(pidfile));
-    CHECK(agent.process->stop() == 0);
+    CHECK(agent.process->stop(60s) == 0);
     ::kill(pid, SIGKILL);
   }
 
@@ -540,10 +559,17 @@ TEST_SUITE("integration") {
     auto running = client.send("run_errand", bosh::parse_json("[\"slow\"]", "a"));
     auto task_id = bosh::mbus::running_task_id(running);
     REQUIRE(task_id);
-    REQUIRE(eventually([&] { return fs::exists(work.path() / "slow.pid"); }, 10s));
+    // The errand has written its pid (the file exists, empty, before the echo writes it).
+    int slow_pid = 0;
+    REQUIRE(eventually([&] {
+      try {
+        slow_pid = std::stoi(bosh::read_file(work.path() / "slow.pid"));
+      } catch (const std::exception&) {
+      }
+      return slow_pid > 0;
+    }));
     CHECK(client.send("cancel_task", bosh::parse_json("[\"" + *task_id + "\"]", "a")).toString() == "canceled");
-    int slow_pid = std::stoi(bosh::read_file(work.path() / "slow.pid"));
-    CHECK(eventually([&] { return ::kill(slow_pid, 0) != 0; }, 10s));
+    CHECK(eventually([&] { return ::kill(slow_pid, 0) != 0; }));
     CHECK(eventually([&] {
       try {
         client.send("get_task", bosh::parse_json("[\"" + *task_id + "\"]", "a"));
@@ -551,11 +577,11 @@ TEST_SUITE("integration") {
       } catch (const bosh::mbus::AgentError& e) {
         return std::string(e.what()).find("run of job 'slow' was cancelled") != std::string::npos;
       }
-    }, 10s));
+    }));
 
     // shutdown: answered, then the agent exits.
     CHECK(client.send("shutdown", bosh::plugin::json_array()).toString() == "shutdown");
-    CHECK(eventually([&] { return !agent.process->running(); }, 10s));
+    CHECK(eventually([&] { return !agent.process->running(); }));
   }
 
   TEST_CASE("agent: its monit does not outlive a killed agent") {
@@ -571,18 +597,19 @@ TEST_SUITE("integration") {
       } catch (const std::exception&) {
       }
       return monit_pid > 0;
-    }, 10s));
+    }));
     CHECK(::kill(monit_pid, 0) == 0);
     ::kill(agent.process->pid(), SIGKILL);
-    CHECK(eventually([&] { return ::kill(monit_pid, 0) != 0; }, 10s));
+    CHECK(eventually([&] { return ::kill(monit_pid, 0) != 0; }));
   }
 
   TEST_CASE("agent: state survives a restart and wrong credentials are retried with a clear log") {
     NatsServer server;
     RunningAgent agent("agent-restart", server.url("wrong-password"));
-    std::this_thread::sleep_for(1s);
-    CHECK(agent.process->running());  // no crash: it keeps retrying
-    CHECK(eventually([&] { return agent.log().find("Authorization Violation") != std::string::npos; }, 10s));
+    // Refused twice (the second refusal says it waits 500 ms): no crash, it keeps retrying.
+    REQUIRE(eventually([&] { return agent.log().find("(retrying in 500 ms)") != std::string::npos; }));
+    CHECK(agent.process->running());
+    CHECK(agent.log().find("Authorization Violation") != std::string::npos);
     CHECK(agent.log().find("wrong-password") == std::string::npos);
     agent.process->stop();
 
@@ -611,7 +638,7 @@ TEST_SUITE("integration") {
     const std::string url = "https://mbus:p4ss@127.0.0.1:" + std::to_string(port);
     RunningAgent agent("agent-https", url);
     const fs::path cert = agent.base.path() / "bosh/mbus/https.pem";
-    REQUIRE(eventually([&] { return fs::exists(cert) && bosh::testing::port_open(port); }, 20s));
+    REQUIRE(eventually([&] { return fs::exists(cert) && bosh::testing::port_open(port); }));
     AgentClient client(std::make_unique<bosh::mbus::HttpsAgentTransport>(url, bosh::read_file(cert)), "agent-https");
     CHECK(client.ping() == "pong");
     CHECK(bosh::as_object(client.get_state(), "s")->getValue<std::string>("agent_id") == "agent-https");

@@ -40,8 +40,7 @@ struct BlobstoreServer {
     process = std::make_unique<bosh::BackgroundProcess>(
         std::vector<std::string>{kServer.string(), "--config", (dir.path() / "blobstore.yml").string()},
         dir.path() / "server.log");
-    for (int i = 0; i < 300 && !bosh::testing::port_open(port); ++i) std::this_thread::sleep_for(10ms);
-    REQUIRE_MESSAGE(bosh::testing::port_open(port), bosh::read_file(dir.path() / "server.log"));
+    REQUIRE_MESSAGE(bosh::testing::wait_for_port(port, process.get()), bosh::read_file(dir.path() / "server.log"));
   }
   std::string endpoint() const { return std::string(tls ? "https" : "http") + "://127.0.0.1:" + std::to_string(port); }
   bosh::plugin::Json options(const std::string& user, const std::string& password) const {

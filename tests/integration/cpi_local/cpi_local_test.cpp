@@ -9,6 +9,7 @@
 #include <fstream>
 #include <thread>
 
+#include "../../support/eventually.hpp"
 #include "../../peers/nats_server.hpp"
 #include "bosh/common/archive.hpp"
 #include "bosh/common/fs.hpp"
@@ -56,6 +57,9 @@ std::vector<int> processes_mentioning(const std::string& needle) {
   if (d) closedir(d);
   return found;
 }
+
+using bosh::testing::eventually;
+using bosh::testing::process_gone;
 
 struct Cloud {
   bosh::TempDir root{"bosh-cpi-local"};
@@ -107,9 +111,9 @@ TEST_SUITE("integration") {
     bosh::mbus::NatsConnection director({nats.url()});
     bosh::mbus::AgentClient agent(director, "agent-tree");
     std::string pong;
-    for (int i = 0; i < 100 && pong.empty(); ++i) {
+    for (const auto until = std::chrono::steady_clock::now() + 90s; pong.empty() && std::chrono::steady_clock::now() < until;) {
       try {
-        pong = agent.ping(200ms);
+        pong = agent.ping(2s);
       } catch (const std::exception&) {
       }
     }
@@ -132,11 +136,10 @@ TEST_SUITE("integration") {
     CHECK_FALSE(fs::exists(cloud.root.path() / "vms" / vm.vm_cid));
     // Nothing of the VM runs on: no agent, no monit, no init.
     std::vector<int> left;
-    for (int i = 0; i < 50; ++i) {
+    eventually([&] {
       left = processes_mentioning(image_dir.string());
-      if (left.empty()) break;
-      std::this_thread::sleep_for(100ms);
-    }
+      return left.empty();
+    });
     CHECK(left.empty());
   }
 
@@ -208,7 +211,7 @@ TEST_SUITE("integration") {
 
     // A VM whose processes died (a crash) still exists, powered off; reboot brings it back.
     kill(pid, SIGKILL);
-    for (int i = 0; i < 50 && kill(pid, 0) == 0; ++i) std::this_thread::sleep_for(50ms);
+    REQUIRE_MESSAGE(eventually([&] { return process_gone(pid); }), "the VM's init " << pid << " outlived SIGKILL");
     CHECK(cpi->has_vm(vm_a));
     cpi->reboot_vm(vm_a);
     const int rebooted = bosh::as_object(bosh::load_json_file(cloud.root.path() / "vms" / (vm_a + ".json")), "vm")

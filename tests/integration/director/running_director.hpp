@@ -45,8 +45,7 @@ struct RunningDirector {
     process = std::make_unique<bosh::BackgroundProcess>(
         std::vector<std::string>{kDirector.string(), "--config", (dir.path() / "director.yml").string()},
         dir.path() / "director.log");
-    for (int i = 0; i < 1000 && !bosh::testing::port_open(port); ++i) std::this_thread::sleep_for(10ms);
-    REQUIRE_MESSAGE(bosh::testing::port_open(port), bosh::read_file(dir.path() / "director.log"));
+    REQUIRE_MESSAGE(bosh::testing::wait_for_port(port, process.get()), bosh::read_file(dir.path() / "director.log"));
   }
   bosh::plugin::HttpResponse request(const std::string& method, const std::string& path, const std::string& auth = "admin:s3cret",
                                      std::map<std::string, std::string> headers = {}, std::string body = "") {
@@ -59,8 +58,20 @@ struct RunningDirector {
     return bosh::http_request(req);
   }
   std::string db_url() const { return "sqlite://" + (dir.path() / "state/director.db").string(); }
-  // Polls GET <location> until the task has ended (or `tries` polls went by); the task.
-  Poco::JSON::Object::Ptr wait_task(const std::string& location, int tries = 600) {
+  // Polls GET <location> until the task has ended (or the deadline, one for a
+  // busy machine, has passed); the task.
+  Poco::JSON::Object::Ptr wait_task(const std::string& location,
+                                    std::chrono::milliseconds timeout = std::chrono::minutes(5)) {
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    for (;;) {
+      auto task = bosh::as_object(bosh::parse_json(request("GET", location).body, "task"), "task");
+      const std::string state = task->getValue<std::string>("state");
+      if ((state != "queued" && state != "processing") || std::chrono::steady_clock::now() >= deadline) return task;
+      std::this_thread::sleep_for(20ms);
+    }
+  }
+  // The same, until `tries` polls went by.
+  Poco::JSON::Object::Ptr wait_task(const std::string& location, int tries) {
     Poco::JSON::Object::Ptr task;
     for (int i = 0; i < tries; ++i) {
       task = bosh::as_object(bosh::parse_json(request("GET", location).body, "task"), "task");
@@ -89,7 +100,8 @@ inline fs::path make_release(const fs::path& dir, const std::map<std::string, st
   options.dir = dir;
   options.force = true;
   options.with_tarball = true;
-  return *bosh::release::create_release(options, nullptr).tarball;
+  options.cache_dir = dir.parent_path() / (dir.filename().string() + "-build-cache");
+  return *bosh::release::create_release(options, bosh::release::blobstore_access(nullptr, dir)).tarball;
 }
 
 }  // namespace bosh::testing

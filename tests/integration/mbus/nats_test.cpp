@@ -45,7 +45,7 @@ TEST_SUITE("integration") {
 
     auto echo = b.subscribe("svc.echo", [&b](const Message& m) { b.publish(m.reply, "echo:" + m.data); });
     b.flush();
-    CHECK(a.request("svc.echo", "hi", 2s) == "echo:hi");
+    CHECK(a.request("svc.echo", "hi", 30s) == "echo:hi");
     CHECK_THROWS_AS(a.request("svc.nobody", "hi", 300ms), MbusTimeout);
   }
 
@@ -94,13 +94,20 @@ TEST_SUITE("integration") {
     NatsConnection c(o);
     bosh::testing::Inbox inbox;
     auto sub = inbox.subscribe(c, "after.restart");
+    // Deadlines for a busy machine; each wait ends as soon as its event is seen.
+    auto until = [](auto done) {
+      for (auto end = std::chrono::steady_clock::now() + 60s; !done() && std::chrono::steady_clock::now() < end;)
+        std::this_thread::sleep_for(20ms);
+    };
     server.stop();
-    for (int i = 0; i < 100 && c.connected(); ++i) std::this_thread::sleep_for(20ms);
+    until([&] { return !c.connected(); });
     CHECK_FALSE(c.connected());
     server.start();
-    for (int i = 0; i < 300 && !c.connected(); ++i) std::this_thread::sleep_for(20ms);
+    // The reconnected callback (which counts) runs on a libnats thread, maybe after connected() turns true.
+    until([&] { return c.connected() && c.reconnects() >= 1; });
     REQUIRE(c.connected());
     CHECK(c.reconnects() == 1);
+    c.flush();  // a round trip: the server has the subscription again before anyone publishes
     NatsConnection other({server.url()});
     other.publish("after.restart", "x");
     other.flush();
@@ -114,7 +121,7 @@ TEST_SUITE("integration") {
     agent_side.flush();
     AgentClient client(director_side, "agent-7", "dir-uuid");
     CHECK(client.ping() == "pong");
-    CHECK(client.run("slow", bosh::plugin::json_array(), 5s, 10ms).toString() == "done");
+    CHECK(client.run("slow", bosh::plugin::json_array(), 60s, 10ms).toString() == "done");
     CHECK_THROWS_WITH_AS(client.send("frobnicate", bosh::plugin::json_array()),
                          "agent agent-7: frobnicate: unknown message frobnicate", AgentError);
     AgentClient nobody(director_side, "agent-none");

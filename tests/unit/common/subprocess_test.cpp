@@ -1,3 +1,4 @@
+#include "../../support/eventually.hpp"
 #include "bosh/common/subprocess.hpp"
 
 #include <unistd.h>
@@ -18,15 +19,8 @@ using namespace std::chrono_literals;
 
 namespace {
 
-// True if the pid is gone or a zombie (a container's PID 1 may not reap).
-bool process_gone(const std::string& pid) {
-  std::ifstream stat("/proc/" + pid + "/stat");
-  if (!stat) return true;
-  std::string line;
-  std::getline(stat, line);
-  auto close_paren = line.rfind(')');
-  return close_paren != std::string::npos && close_paren + 2 < line.size() && line[close_paren + 2] == 'Z';
-}
+using bosh::testing::eventually;
+using bosh::testing::process_gone;
 
 }  // namespace
 
@@ -128,40 +122,38 @@ TEST_SUITE("unit") {
     auto elapsed = std::chrono::steady_clock::now() - start;
     CHECK(r.timed_out);
     CHECK(r.exit_code == -15);
-    CHECK(elapsed < 3s);
+    CHECK(elapsed < 10s);  // killed, not waited for: the sleep alone takes 30 s
   }
 
   TEST_CASE("subprocess: timeout kills the whole process group") {
     bosh::ProcessOptions options;
-    options.timeout = 300ms;
+    options.timeout = 3s;  // time for the shell to start and print its child's pid, even on a busy machine
     auto start = std::chrono::steady_clock::now();
     auto r = bosh::run_process({"sh", "-c", "sleep 30 & echo $!; sleep 30"}, options);
     auto elapsed = std::chrono::steady_clock::now() - start;
     CHECK(r.timed_out);
-    CHECK(elapsed < 3s);
+    CHECK(elapsed < 15s);  // the sleeps alone take 30 s
     std::string background = r.out.substr(0, r.out.find('\n'));
     REQUIRE_FALSE(background.empty());
     // SIGTERM was sent to the group; the background child exits as soon as it runs.
-    bool gone = false;
-    for (int i = 0; i < 200 && !(gone = process_gone(background)); ++i) std::this_thread::sleep_for(10ms);
-    CHECK(gone);
+    CHECK(eventually([&] { return process_gone(background); }));
   }
 
   TEST_CASE("subprocess: a process ignoring SIGTERM is SIGKILLed after the grace period") {
     bosh::ProcessOptions options;
-    options.timeout = 100ms;
+    options.timeout = 1s;  // time for the shell to set its trap first, even on a busy machine
     auto start = std::chrono::steady_clock::now();
     auto r = bosh::run_process({"sh", "-c", "trap '' TERM; sleep 30 & wait; sleep 30"}, options);
     auto elapsed = std::chrono::steady_clock::now() - start;
     CHECK(r.timed_out);
     CHECK(r.exit_code == -9);
-    CHECK(elapsed >= 2s);
-    CHECK(elapsed < 5s);
+    CHECK(elapsed >= 1s + 2s);  // the timeout, then the 2 s grace
+    CHECK(elapsed < 12s);       // the sleeps alone take 30 s
   }
 
   TEST_CASE("subprocess: no timeout when the process finishes in time") {
     bosh::ProcessOptions options;
-    options.timeout = 5s;
+    options.timeout = 60s;
     auto r = bosh::run_process({"echo", "quick"}, options);
     CHECK_FALSE(r.timed_out);
     CHECK(r.out == "quick\n");
@@ -169,7 +161,7 @@ TEST_SUITE("unit") {
 
   TEST_CASE("subprocess: large output on both streams while stdin is written does not deadlock") {
     bosh::ProcessOptions options;
-    options.timeout = 30s;
+    options.timeout = 120s;  // a deadlock guard: generous for a busy machine
     options.stdin_data = std::string(3 << 20, 'i');
     for (std::size_t i = 0; i < options.stdin_data.size(); i += 1000) options.stdin_data[i] = '\n';
     auto r = bosh::run_process(
@@ -196,7 +188,7 @@ TEST_SUITE("unit") {
     bosh::testing::TmpDir dir("bg");
     bosh::BackgroundProcess p({"sh", "-c", "echo started; exec sleep 30"}, dir / "log");
     CHECK(p.pid() > 0);
-    for (int i = 0; i < 200 && bosh::testing::read_file(dir / "log").empty(); ++i) ::usleep(10000);
+    eventually([&] { return !bosh::testing::read_file(dir / "log").empty(); });
     CHECK(bosh::testing::read_file(dir / "log") == "started\n");
     CHECK(p.running());
     CHECK(p.stop() == -SIGTERM);
@@ -207,7 +199,8 @@ TEST_SUITE("unit") {
   TEST_CASE("a background process that ignores SIGTERM is killed after the grace") {
     bosh::testing::TmpDir dir("bg");
     bosh::BackgroundProcess p({"sh", "-c", "trap '' TERM; echo ready; while true; do sleep 1; done"}, dir / "log");
-    for (int i = 0; i < 200 && bosh::testing::read_file(dir / "log").empty(); ++i) ::usleep(10000);
+    // The trap is set once "ready" is out; before that SIGTERM would end it.
+    REQUIRE(eventually([&] { return bosh::testing::read_file(dir / "log") == "ready\n"; }));
     CHECK(p.stop(std::chrono::milliseconds(200)) == -SIGKILL);
   }
 
@@ -220,14 +213,18 @@ TEST_SUITE("unit") {
 
 TEST_SUITE("unit") {
   TEST_CASE("subprocess: a cancel flag stops the process group like a timeout") {
+    bosh::testing::TmpDir tmp("subprocess");
+    const auto marker = tmp / "started";
     std::atomic<bool> cancel{false};
     bosh::ProcessOptions options;
     options.cancel = &cancel;
+    // Cancelled once the child has said "started" (it leaves a marker after
+    // the echo), however long its start takes on a busy machine.
     std::thread canceller([&] {
-      std::this_thread::sleep_for(std::chrono::milliseconds(200));
+      eventually([&] { return std::filesystem::exists(marker); });
       cancel = true;
     });
-    auto r = bosh::run_process({"sh", "-c", "echo started; sleep 30"}, options);
+    auto r = bosh::run_process({"sh", "-c", "echo started; : > \"$1\"; sleep 30", "sh", marker.string()}, options);
     canceller.join();
     CHECK(r.cancelled);
     CHECK_FALSE(r.timed_out);

@@ -11,6 +11,7 @@
 #include "bosh/common/error.hpp"
 #include "bosh/common/fs.hpp"
 #include "bosh/common/json.hpp"
+#include "bosh/common/subprocess.hpp"
 #include "bosh/common/yaml.hpp"
 #include "bosh/release/create.hpp"
 #include "bosh/common/glob.hpp"
@@ -44,7 +45,7 @@ struct SampleRelease {
     write(dir / "src/lib/lib.c", "int lib() { return 1; }\n");
     write(dir / "src/lib/include/lib.h", "int lib();\n");
     write(dir / "blobs/vendor/lib.tgz", "pretend tarball\n");
-    write(dir / "config/blobs.yml", "vendor/lib.tgz:\n  size: 16\n  sha: 0\n");
+    write(dir / "config/blobs.yml", "vendor/lib.tgz:\n  size: 16\n  sha: " + bosh::sha1_hex("pretend tarball\n") + "\n");
     write(dir / "packages/app/spec", "---\nname: app\ndependencies: [lib]\nfiles: [app/*.sh]\n");
     write(dir / "packages/app/packaging", "cp app/*.sh ${BOSH_INSTALL_TARGET}\n");
     write(dir / "src/app/run.sh", "#!/bin/sh\necho app\n", fs::perms(0755));
@@ -55,10 +56,12 @@ struct SampleRelease {
     write(dir / "jobs/web/templates/ctl.erb", "#!/bin/sh\nexec app --port <%= p('web.port') %>\n", fs::perms(0755));
     write(dir / "LICENSE", "MIT\n");
   }
+  fs::path cache = tmp.path() / "cache";  // the build cache (~/.bosh/cache)
   CreatedRelease create(CreateOptions options = {}, bosh::plugin::Blobstore* store = nullptr) {
     options.dir = dir;
     options.force = true;  // not a git repository anyway
-    return create_release(options, store);
+    options.cache_dir = cache;
+    return create_release(options, blobstore_access(store, dir));
   }
 };
 
@@ -159,6 +162,53 @@ TEST_SUITE("unit") {
     CHECK(Version::parse("1.2").next_final().str() == "1.3");
     CHECK(Version::parse("1+dev.3").release_part().str() == "1");
     CHECK_THROWS_WITH_AS(Version::parse("1..2"), "invalid version '1..2'", bosh::InputError);
+    // The Go CLI's go-semi-semantic rules.
+    CHECK(Version::parse("1.0") == Version::parse("1"));
+    CHECK(Version::parse("1.0.0+dev.1") == Version::parse("1+dev.1"));
+    CHECK(Version::parse("1.01") > Version::parse("1.9"));  // "01" is a string, strings after numbers
+    CHECK(Version::parse("2-rc-1.x+dev-a.3").next_dev().str() == "2-rc-1.x+dev-a.4");
+    CHECK(Version::parse("3.1+dev.1").next_dev().str() == "3.1+dev.2");
+    CHECK(Version::parse("2-rc.1").next_final().str() == "3");
+    CHECK_THROWS_WITH_AS(Version::parse("1+dev.foo").next_dev(),
+                         "cannot increment version '1+dev.foo': its last component 'foo' is not a number",
+                         bosh::InputError);
+    CHECK(Version::try_parse("1-2+3-4"));  // '-' inside pre- and post-release components
+  }
+
+  TEST_CASE("next versions are the Go CLI's: the newer of the last dev and final one") {
+    struct Case {
+      std::vector<std::string> devs, finals;
+      bool final;
+      std::string expected;
+    };
+    std::vector<Case> cases = {
+        {{}, {}, false, "0+dev.1"},          {{"0+dev.3"}, {}, false, "0+dev.4"},
+        {{"0+dev.3"}, {"1"}, false, "1+dev.1"}, {{"1+dev.2"}, {"1"}, false, "1+dev.3"},
+        {{"5+dev.2"}, {}, false, "5+dev.3"}, {{"3.1+dev.1"}, {"3"}, false, "3.1+dev.2"},
+        {{"7"}, {"3"}, false, "7+dev.1"},    {{}, {}, true, "1"},
+        {{"9+dev.1"}, {"3"}, true, "4"},     {{}, {"1.2"}, true, "1.3"},
+    };
+    for (const auto& c : cases) {
+      SampleRelease r;
+      auto seed = [&](const char* kind, const std::vector<std::string>& versions) {
+        ReleaseIndex index = ReleaseIndex::load(r.dir / kind / "sample/index.yml");
+        for (const auto& v : versions) index.add(v);
+        index.save();
+      };
+      seed("dev_releases", c.devs);
+      seed("releases", c.finals);
+      CreateOptions o;
+      o.final = c.final;
+      bosh::TempDir blobs("bosh-final-blobs");
+      auto store = bosh::blobstore::make_local_blobstore(
+          null_host, bosh::parse_json("{\"blobstore_path\": \"" + blobs.path().string() + "\"}", "t"));
+      CAPTURE(c.expected);
+      CHECK(r.create(o, store.get()).version == c.expected);
+    }
+    ReleaseIndex index = ReleaseIndex::load(fs::path("/nonexistent/index.yml"));
+    index.add("1");
+    CHECK_THROWS_WITH_AS(index.add("1"), "/nonexistent/index.yml: release version '1' already exists",
+                         bosh::InputError);
   }
 
   TEST_CASE("dev releases: versions count up and unchanged jobs and packages are reused") {
@@ -172,7 +222,10 @@ TEST_SUITE("unit") {
     CHECK(item(first.packages, "app").dependencies == std::vector<std::string>{"lib"});
     CHECK(item(first.jobs, "web").dependencies == std::vector<std::string>{"app"});
     REQUIRE(first.license);
-    CHECK(fs::exists(r.dir / ".dev_builds/packages/lib" / (item(first.packages, "lib").fingerprint + ".tgz")));
+    // Archives live in the build cache under their digest, as the Go CLI keeps them.
+    CHECK(item(first.packages, "lib").archive == r.cache / item(first.packages, "lib").sha1);
+    CHECK(fs::exists(r.cache / item(first.packages, "lib").sha1));
+    CHECK_FALSE(fs::exists(r.dir / ".dev_builds/packages/lib" / (item(first.packages, "lib").fingerprint + ".tgz")));
     CHECK(fs::exists(r.dir / "dev_releases/sample/sample-0+dev.1.yml"));
 
     auto second = r.create();
@@ -199,8 +252,27 @@ TEST_SUITE("unit") {
     REQUIRE(entry);
     CHECK(entry->version == item(first.packages, "lib").fingerprint);
     CHECK(entry->sha1 == item(first.packages, "lib").sha1);
-    CHECK(bosh::read_file(r.dir / ".dev_builds/packages/lib/index.yml").find("format-version: \"2\"") !=
-          std::string::npos);
+    const std::string text = bosh::read_file(r.dir / ".dev_builds/packages/lib/index.yml");
+    CHECK(text.find("format-version: \"2\"") != std::string::npos);
+    // Entries as the Go CLI writes them: version, then sha1.
+    CHECK(text.find("version: " + entry->version) < text.find("sha1: " + entry->sha1));
+  }
+
+  TEST_CASE("builds an older CLI left in .dev_builds are read and moved into the cache") {
+    SampleRelease r;
+    auto first = r.create();
+    const auto& lib = item(first.packages, "lib");
+    fs::path legacy = r.dir / ".dev_builds/packages/lib" / (lib.fingerprint + ".tgz");
+    fs::rename(lib.archive, legacy);
+    auto second = r.create();
+    CHECK(item(second.packages, "lib").origin == "dev");
+    CHECK(fs::exists(r.cache / lib.sha1));
+    // A corrupt cache entry is never used: the package is built again.
+    write(r.cache / lib.sha1, "corrupt");
+    fs::remove(legacy);
+    auto third = r.create();
+    CHECK(item(third.packages, "lib").origin == "new");
+    CHECK(bosh::verify_file(item(third.packages, "lib").archive, bosh::Digest::parse(item(third.packages, "lib").sha1)));
   }
 
   TEST_CASE("package archives hold packaging and the matched files with normalised modes") {
@@ -222,15 +294,19 @@ TEST_SUITE("unit") {
           std::string::npos);
   }
 
-  TEST_CASE("sha2 mode: sha256 fingerprints and sha256: digests") {
+  TEST_CASE("sha256 by default as the Go CLI 7 and sha1 on request") {
     SampleRelease r;
-    CreateOptions o;
-    o.algorithm = bosh::DigestAlgorithm::sha256;
-    auto created = r.create(o);
+    auto created = r.create();
     const auto& lib = item(created.packages, "lib");
     CHECK(lib.fingerprint.size() == 64);
     CHECK(lib.sha1.rfind("sha256:", 0) == 0);
     CHECK(bosh::verify_file(lib.archive, bosh::Digest::parse(lib.sha1)));
+    CreateOptions o;
+    o.algorithm = bosh::DigestAlgorithm::sha1;
+    auto old = r.create(o);
+    CHECK(item(old.packages, "lib").fingerprint.size() == 40);
+    CHECK(item(old.packages, "lib").sha1.size() == 40);
+    CHECK(old.version == "0+dev.2");
   }
 
   TEST_CASE("pre_packaging runs in the staging copy and is not shipped") {
@@ -259,12 +335,12 @@ TEST_SUITE("unit") {
     SampleRelease r2;
     fs::remove(r2.dir / "blobs/vendor/lib.tgz");
     CHECK_THROWS_WITH_AS(r2.create(),
-                         "blob 'vendor/lib.tgz' is listed in config/blobs.yml but missing from blobs/ (run 'bosh "
-                         "sync blobs')",
+                         "blob 'vendor/lib.tgz' in config/blobs.yml is missing from blobs/ and was never uploaded (no "
+                         "object_id)",
                          bosh::InputError);
     SampleRelease r3;
     write(r3.dir / "jobs/web/spec", "---\nname: other\n");
-    CHECK_THROWS_WITH_AS(r3.create(), "jobs/web/spec: job directory 'web' does not match job name 'other' in spec",
+    CHECK_THROWS_WITH_AS(r3.create(), "jobs/web/spec: Job directory 'web' does not match job name 'other' in spec",
                          bosh::InputError);
     SampleRelease r4;
     write(r4.dir / "packages/lib/spec", "---\nname: lib\ndependencies: [app]\nfiles: [lib/*.c]\n");
@@ -278,7 +354,10 @@ TEST_SUITE("unit") {
         null_host, bosh::parse_json("{\"blobstore_path\": \"" + (r.tmp.path() / "blobstore").string() + "\"}", "t"));
     CreateOptions o;
     o.final = true;
-    CHECK_THROWS_WITH_AS(r.create(o, nullptr), doctest::Contains("none is configured"), bosh::InputError);
+    CHECK_THROWS_WITH_AS(r.create(o, nullptr),
+                         doctest::Contains("config/final.yml: no release blobstore is configured (blobstore.provider), "
+                                           "but package 'lib' ("),
+                         bosh::InputError);
     auto final_release = r.create(o, store.get());
     CHECK(final_release.version == "1");
     const auto& lib = item(final_release.packages, "lib");
@@ -290,21 +369,127 @@ TEST_SUITE("unit") {
     CHECK(fs::exists(r.dir / "releases/sample/sample-1.yml"));
     CHECK(ReleaseIndex::load(r.dir / "releases/sample/index.yml").contains("1"));
 
-    // The next dev release counts from the final one and reuses final builds.
+    // The next dev release counts from the final one; dev builds come first (as in the Go CLI).
     auto next_dev = r.create();
     CHECK(next_dev.version == "1+dev.1");
-    CHECK(item(next_dev.packages, "lib").origin == "final");
+    CHECK(item(next_dev.packages, "lib").origin == "dev");
 
-    // Final builds missing locally come back from the blobstore.
-    fs::remove(r.dir / ".final_builds/packages/lib" / (lib.fingerprint + ".tgz"));
+    // Final builds missing locally come back from the blobstore, into the cache.
+    fs::remove_all(r.dir / ".dev_builds");
+    fs::remove(lib.archive);
     CHECK(item(r.create({}, store.get()).packages, "lib").origin == "final");
-    CHECK(fs::exists(r.dir / ".final_builds/packages/lib" / (lib.fingerprint + ".tgz")));
+    CHECK(bosh::verify_file(r.cache / lib.sha1, bosh::Digest::parse(lib.sha1)));
+    const std::string final_index = bosh::read_file(r.dir / ".final_builds/packages/lib/index.yml");
+    CHECK(final_index.find("version: ") < final_index.find("blobstore_id: "));
+    CHECK(final_index.find("blobstore_id: ") < final_index.find("sha1: "));
 
     CreateOptions again;
     again.final = true;
     again.version = "1";
     CHECK_THROWS_WITH_AS(r.create(again, store.get()), "release version '1' of 'sample' already exists",
                          bosh::InputError);
+  }
+
+  TEST_CASE("the release blobstore is made only when something needs it") {
+    SampleRelease r;
+    int asked = 0;
+    std::string why;
+    BlobstoreAccess unavailable = [&](const std::string& w) -> bosh::plugin::Blobstore& {
+      ++asked;
+      why = w;
+      bosh::fail<bosh::InputError>("provider 's3' is not available");
+    };
+    CreateOptions o;
+    o.dir = r.dir;
+    o.force = true;
+    o.cache_dir = r.cache;
+    CHECK(create_release(o, unavailable).version == "0+dev.1");
+    CHECK(asked == 0);
+    // A blob missing locally but uploaded: the blobstore is needed, and the error says for what.
+    fs::remove(r.dir / "blobs/vendor/lib.tgz");
+    write(r.dir / "config/blobs.yml",
+          "vendor/lib.tgz:\n  size: 16\n  object_id: abc-123\n  sha: " + bosh::sha1_hex("pretend tarball\n") + "\n");
+    CHECK_THROWS_WITH_AS(create_release(o, unavailable), "provider 's3' is not available", bosh::InputError);
+    CHECK(asked == 1);
+    CHECK(why == "blob 'vendor/lib.tgz' (object id abc-123)");
+  }
+
+  TEST_CASE("create release downloads listed blobs that blobs/ lacks") {
+    SampleRelease r;
+    bosh::TempDir blobs("bosh-blobs");
+    auto store = bosh::blobstore::make_local_blobstore(
+        null_host, bosh::parse_json("{\"blobstore_path\": \"" + blobs.path().string() + "\"}", "t"));
+    auto stored = bosh::blobstore::put_file(*store, r.dir / "blobs/vendor/lib.tgz", bosh::DigestAlgorithm::sha256);
+    write(r.dir / "config/blobs.yml",
+          "vendor/lib.tgz:\n  size: 16\n  object_id: " + stored.id + "\n  sha: " + stored.digest.to_string() + "\n");
+    auto first = r.create();
+    write(r.dir / "blobs/vendor/lib.tgz", "corrupted locally");
+    auto second = r.create({}, store.get());
+    CHECK(bosh::read_file(r.dir / "blobs/vendor/lib.tgz") == "pretend tarball\n");
+    CHECK(item(second.packages, "lib").fingerprint == item(first.packages, "lib").fingerprint);
+    // Untracked files in blobs/ are left out, with a warning.
+    write(r.dir / "blobs/vendor/stray.tgz", "not listed");
+    write(r.dir / "packages/lib/spec", "---\nname: lib\nfiles:\n- lib/**/*\n- vendor/*.tgz\n");
+    auto third = r.create();
+    CHECK(item(third.packages, "lib").fingerprint == item(first.packages, "lib").fingerprint);
+    REQUIRE(third.warnings.size() == 1);
+    CHECK(third.warnings[0] == "blobs/vendor/stray.tgz is not in config/blobs.yml: left out of package 'lib'");
+  }
+
+  TEST_CASE("vendored packages come from the build indexes and are never built") {
+    SampleRelease r;
+    bosh::TempDir blobs("bosh-final-blobs");
+    auto store = bosh::blobstore::make_local_blobstore(
+        null_host, bosh::parse_json("{\"blobstore_path\": \"" + blobs.path().string() + "\"}", "t"));
+    CreateOptions o;
+    o.final = true;
+    auto made = r.create(o, store.get());
+    const auto lib = item(made.packages, "lib");
+    // Vendor it: the folder holds only a spec.lock (and may be named differently).
+    fs::remove_all(r.dir / "packages/lib");
+    write(r.dir / "packages/lib-vendored/spec.lock", "name: lib\nfingerprint: " + lib.fingerprint + "\nextra: 1\n");
+    fs::remove_all(r.cache);
+    fs::remove_all(r.dir / ".dev_builds");
+    auto vendored = r.create({}, store.get());
+    CHECK(item(vendored.packages, "lib").origin == "final");
+    CHECK(item(vendored.packages, "lib").sha1 == lib.sha1);
+    CHECK(item(vendored.packages, "app").fingerprint == item(made.packages, "app").fingerprint);
+    REQUIRE(vendored.warnings.size() == 1);
+    CHECK(vendored.warnings[0].find("unknown key 'extra' in a spec.lock ignored") != std::string::npos);
+    write(r.dir / "packages/lib-vendored/spec.lock", "name: lib\nfingerprint: 0123abc\n");
+    CHECK_THROWS_WITH_AS(r.create({}, store.get()),
+                         doctest::Contains("packages/lib-vendored/spec.lock: vendored package 'lib' (0123abc) is in "
+                                           "neither .dev_builds nor .final_builds"),
+                         bosh::InputError);
+  }
+
+  TEST_CASE("config/final.yml with both name and final_name is refused unless --name") {
+    SampleRelease r;
+    write(r.dir / "config/final.yml", "---\nname: sample\nfinal_name: other\n");
+    CHECK_THROWS_WITH_AS(r.create(),
+                         ("Expected 'name' or 'final_name' but not both in config '" +
+                          (r.dir / "config/final.yml").string() + "'")
+                             .c_str(),
+                         bosh::InputError);
+    CreateOptions o;
+    o.name = "given";
+    CHECK(r.create(o).name == "given");
+    write(r.dir / "config/final.yml", "---\nfinal_name: classic\n");
+    CHECK(r.create().name == "classic");
+  }
+
+  TEST_CASE("git: an empty repository is 'empty' and a dirty one needs --force") {
+    SampleRelease r;
+    REQUIRE(bosh::run_process({"git", "init", "-q", r.dir.string()}).exit_code == 0);
+    CreateOptions o;
+    o.dir = r.dir;
+    o.cache_dir = r.cache;
+    CHECK_THROWS_WITH_AS(create_release(o, blobstore_access(nullptr, r.dir)),
+                         doctest::Contains("release directory has uncommitted changes"), bosh::InputError);
+    o.force = true;
+    auto created = create_release(o, blobstore_access(nullptr, r.dir));
+    CHECK(created.commit_hash == "empty");
+    CHECK(created.uncommitted_changes);
   }
 
   TEST_CASE("release tarballs: written / inspected / verified and re-created from a manifest") {
@@ -324,14 +509,18 @@ TEST_SUITE("unit") {
     CHECK(inspected.packages.at(0).sha1 == created.packages.at(0).sha1);
 
     fs::path again = r.tmp.path() / "again.tgz";
-    CHECK(create_tarball_from_manifest(r.dir, created.manifest, again, nullptr) == again);
+    CHECK(create_tarball_from_manifest(r.dir, created.manifest, again, blobstore_access(nullptr, r.dir), {}, r.cache) ==
+          again);
     CHECK(verify_release_tarball(again).version == "0+dev.1");
+    // The license files at the top level too, as the Go CLI writes them.
+    CHECK(bosh::read_tgz_entry(again, "LICENSE") == "MIT\n");
   }
 
   TEST_CASE("verify release refuses wrong digests / unlisted and missing archives") {
     SampleRelease r;
     CreateOptions o;
     o.with_tarball = true;
+    o.algorithm = bosh::DigestAlgorithm::sha1;
     auto created = r.create(o);
     bosh::TempDir t("bosh-verify");
     bosh::extract_tgz(*created.tarball, t.path());
@@ -385,14 +574,15 @@ TEST_SUITE("unit") {
     auto interrupt_after_first_build = [&](const std::string& stage, std::size_t, std::size_t, const std::string&) {
       if (stage == "Building" && ++builds == 1) bosh::request_cancel();
     };
-    CHECK_THROWS_AS(create_release(o, nullptr, interrupt_after_first_build), bosh::Cancelled);
+    o.cache_dir = r.cache;
+    CHECK_THROWS_AS(create_release(o, blobstore_access(nullptr, r.dir), interrupt_after_first_build), bosh::Cancelled);
     bosh::reset_cancel();
     CHECK(builds == 1);
     CHECK_FALSE(fs::exists(r.dir / "dev_releases"));
-    for (const auto& e : fs::recursive_directory_iterator(r.dir))
+    for (const auto& e : fs::recursive_directory_iterator(r.tmp.path()))
       CHECK_MESSAGE(e.path().filename().string().find(".tmp") == std::string::npos, e.path());
     // The one finished build was recorded and is reused by the next run.
-    auto created = create_release(o, nullptr);
+    auto created = create_release(o, blobstore_access(nullptr, r.dir));
     int reused = 0;
     for (const auto& p : created.packages) reused += p.origin == "dev";
     CHECK(reused == 1);

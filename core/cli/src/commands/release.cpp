@@ -22,8 +22,15 @@ namespace {
 namespace fs = std::filesystem;
 
 const plugin::OptionSpec kDirOption{"dir", 0, "Release directory (default: the current directory)", true, "DIR"};
-const plugin::OptionSpec kSha2Option{"sha2", 0, "Use sha256 digests (fingerprints and checksums) instead of sha1",
+// SHA-256 is the default, as in the Go CLI 7 (whose --sha2 is kept and does nothing).
+const plugin::OptionSpec kSha2Option{"sha2", 0, "Use sha256 digests (the default; kept for scripts)", false, ""};
+const plugin::OptionSpec kSha1Option{"sha1", 0, "Use sha1 digests (fingerprints and checksums) as CLIs before 7 did",
                                      false, ""};
+
+DigestAlgorithm digest_algorithm(const plugin::Invocation& inv) {
+  if (inv.has("sha1") && inv.has("sha2")) throw plugin::UsageError("--sha1 and --sha2 exclude each other");
+  return inv.has("sha1") ? DigestAlgorithm::sha1 : DigestAlgorithm::sha256;
+}
 
 fs::path release_dir(const plugin::Invocation& inv) { return fs::absolute(inv.value("dir", ".")).lexically_normal(); }
 
@@ -44,21 +51,40 @@ std::string human_size(std::uint64_t bytes) {
 
 std::string short_digest(const std::string& digest) { return digest; }
 
-// The release blobstore that config/final.yml names (private.yml merged), or
-// null when it names none. A local blobstore_path is taken relative to the
-// release directory.
-std::shared_ptr<plugin::Blobstore> release_blobstore(Context& ctx, const fs::path& dir) {
-  release::ReleaseConfig config = release::load_release_config(dir);
-  if (config.blobstore_provider.empty()) return nullptr;
-  plugin::Json options = config.blobstore_options.isEmpty() ? plugin::json_object() : config.blobstore_options;
-  if (config.blobstore_provider == "local") {
-    auto obj = options.extract<Poco::JSON::Object::Ptr>();
-    if (obj->has("blobstore_path")) {
-      fs::path p = obj->getValue<std::string>("blobstore_path");
-      if (p.is_relative()) obj->set("blobstore_path", (dir / p).string());
+// The release blobstore that config/final.yml names (private.yml merged),
+// made only when something needs it, so that a dev release of a directory
+// naming a blobstore this program lacks (s3, gcs) works as long as all its
+// blobs and builds are local. A local blobstore_path is taken relative to
+// the release directory.
+release::BlobstoreAccess release_blobstore(Context& ctx, const fs::path& dir) {
+  auto made = std::make_shared<std::shared_ptr<plugin::Blobstore>>();
+  return [&ctx, dir, made](const std::string& why) -> plugin::Blobstore& {
+    if (*made) return **made;
+    const std::string final_yml = (dir / "config/final.yml").string();
+    release::ReleaseConfig config = release::load_release_config(dir);
+    if (config.blobstore_provider.empty())
+      fail<InputError>("{}: no release blobstore is configured (blobstore.provider), but {} needs one", final_yml,
+                       why);
+    plugin::Json options = config.blobstore_options.isEmpty() ? plugin::json_object() : config.blobstore_options;
+    if (config.blobstore_provider == "local") {
+      auto obj = options.extract<Poco::JSON::Object::Ptr>();
+      if (obj->has("blobstore_path")) {
+        fs::path p = obj->getValue<std::string>("blobstore_path");
+        if (p.is_relative()) obj->set("blobstore_path", (dir / p).string());
+      }
     }
-  }
-  return ctx.plugins.create_blobstore(config.blobstore_provider, options);
+    try {
+      *made = ctx.plugins.create_blobstore(config.blobstore_provider, options);
+    } catch (const std::exception& e) {
+      fail<InputError>("{}: blobstore provider '{}' cannot be used ({}); {} needs it", final_yml,
+                       config.blobstore_provider, e.what(), why);
+    }
+    return **made;
+  };
+}
+
+void show_warnings(Context& ctx, const std::vector<std::string>& warnings) {
+  for (const auto& w : warnings) ctx.ui.warn(w);
 }
 
 // ---- init / generate --------------------------------------------------------
@@ -145,8 +171,7 @@ int run_create_release(plugin::Invocation& inv, Context& ctx) {
     fs::path manifest = fs::absolute(inv.args[0]);
     std::optional<fs::path> tarball;
     if (inv.has("tarball")) tarball = fs::absolute(inv.value("tarball"));
-    auto store = release_blobstore(ctx, dir);
-    fs::path out = release::create_tarball_from_manifest(dir, manifest, tarball, store.get(), progress);
+    fs::path out = release::create_tarball_from_manifest(dir, manifest, tarball, release_blobstore(ctx, dir), progress);
     ctx.ui.line("Release tarball: " + out.string());
     return 0;
   }
@@ -154,7 +179,7 @@ int run_create_release(plugin::Invocation& inv, Context& ctx) {
   options.dir = dir;
   options.final = inv.has("final");
   options.force = inv.has("force");
-  options.algorithm = inv.has("sha2") ? DigestAlgorithm::sha256 : DigestAlgorithm::sha1;
+  options.algorithm = digest_algorithm(inv);
   if (inv.has("version")) options.version = inv.value("version");
   if (inv.has("name")) options.name = inv.value("name");
   options.with_tarball = inv.has("with-tarball");
@@ -162,8 +187,8 @@ int run_create_release(plugin::Invocation& inv, Context& ctx) {
   options.timestamp_version = inv.has("timestamp-version");
   if (options.final && options.timestamp_version)
     throw plugin::UsageError("--timestamp-version is for dev releases only");
-  std::shared_ptr<plugin::Blobstore> store = release_blobstore(ctx, dir);
-  release::CreatedRelease created = release::create_release(options, store.get(), progress);
+  release::CreatedRelease created = release::create_release(options, release_blobstore(ctx, dir), progress);
+  show_warnings(ctx, created.warnings);
 
   show_items(ctx, "jobs", created.jobs);
   ctx.ui.line("");
@@ -252,7 +277,7 @@ int run_add_blob(plugin::Invocation& inv, Context& ctx) {
   std::string rel = (fs::path(prefix) / source.filename()).lexically_normal().generic_string();
   if (rel.rfind("../", 0) == 0 || fs::path(rel).is_absolute())
     throw plugin::UsageError("blob path '" + rel + "' must stay inside blobs/");
-  auto algorithm = inv.has("sha2") ? DigestAlgorithm::sha256 : DigestAlgorithm::sha1;
+  auto algorithm = digest_algorithm(inv);
   auto blobs = release::load_blobs(dir);
   fs::path dest = dir / "blobs" / rel;
   fs::create_directories(dest.parent_path());
@@ -277,10 +302,6 @@ int run_upload_blobs(plugin::Invocation& inv, Context& ctx) {
   const fs::path dir = release_dir(inv);
   auto blobs = release::load_blobs(dir);
   auto store = release_blobstore(ctx, dir);
-  if (!store)
-    fail<InputError>("{}: no blobstore configured (blobstore.provider) to upload blobs to",
-                     (dir / "config/final.yml").string());
-  auto algorithm = inv.has("sha2") ? DigestAlgorithm::sha256 : DigestAlgorithm::sha1;
   std::size_t todo = 0, done = 0;
   for (const auto& [_, b] : blobs) todo += b.object_id.empty() ? 1 : 0;
   for (auto& [path, b] : blobs) {
@@ -288,14 +309,15 @@ int run_upload_blobs(plugin::Invocation& inv, Context& ctx) {
     fs::path local = dir / "blobs" / path;
     std::error_code ec;
     if (!fs::exists(local, ec)) fail<InputError>("blob '{}' is not uploaded and missing from blobs/", path);
+    // The digest recorded by add blob is kept (its algorithm too).
     Digest recorded = strongest_digest(parse_multi_digest(b.sha));
-    auto stored = blobstore::put_file(*store, local, algorithm);
-    if (recorded.algorithm == algorithm && stored.digest.hex != recorded.hex) {
-      store->delete_blob(stored.id);
+    plugin::Blobstore& target = store(fmt::format("uploading blob '{}'", path));
+    auto stored = blobstore::put_file(target, local, recorded.algorithm);
+    if (stored.digest.hex != recorded.hex) {
+      target.delete_blob(stored.id);
       fail<InputError>("blob '{}' changed since it was added (run 'bosh add blob' again)", path);
     }
     b.object_id = stored.id;
-    b.sha = stored.digest.to_string();
     release::save_blobs(dir, blobs);  // after every upload: an interrupted run loses nothing
     ctx.ui.progress("Uploading blobs", ++done, todo, path);
   }
@@ -305,34 +327,14 @@ int run_upload_blobs(plugin::Invocation& inv, Context& ctx) {
 
 int run_sync_blobs(plugin::Invocation& inv, Context& ctx) {
   const fs::path dir = release_dir(inv);
-  auto blobs = release::load_blobs(dir);
-  std::shared_ptr<plugin::Blobstore> store;
-  std::size_t todo = 0, done = 0;
-  std::vector<std::string> needed;
-  for (const auto& [path, b] : blobs) {
-    fs::path local = dir / "blobs" / path;
-    std::error_code ec;
-    if (fs::exists(local, ec) && verify_file(local, strongest_digest(parse_multi_digest(b.sha)))) continue;
-    if (b.object_id.empty())
-      fail<InputError>("blob '{}' is not in blobs/ (or differs) and was never uploaded", path);
-    needed.push_back(path);
-  }
-  todo = needed.size();
-  for (const auto& path : needed) {
-    if (!store) store = release_blobstore(ctx, dir);
-    if (!store) fail<InputError>("{}: no blobstore configured to sync blobs from", (dir / "config/final.yml").string());
-    const auto& b = blobs.at(path);
-    fs::path local = dir / "blobs" / path;
-    fs::create_directories(local.parent_path());
-    blobstore::get_file(*store, b.object_id, local, strongest_digest(parse_multi_digest(b.sha)));
-    ctx.ui.progress("Downloading blobs", ++done, todo, path);
-  }
+  std::size_t todo = release::sync_blobs(dir, release_blobstore(ctx, dir),
+                                         [&](const std::string& stage, std::size_t done, std::size_t total,
+                                             const std::string& item) { ctx.ui.progress(stage, done, total, item); });
   ctx.ui.line(todo ? fmt::format("Downloaded {} blob{}", todo, todo == 1 ? "" : "s") : "All blobs are present");
   return 0;
 }
 
 }  // namespace
-
 void register_release_commands(CommandTable& table) {
   table.add_group({"Release", "", "built-in", true});
   table.add({"Release", "init release", "Create a release directory (config/, jobs/, packages/, src/, blobs/)",
@@ -347,6 +349,7 @@ void register_release_commands(CommandTable& table) {
              {{"force", 0, "Create even with uncommitted git changes", false, ""},
               {"final", 0, "Create a final release (uploads new jobs and packages to the blobstore)", false, ""},
               kSha2Option,
+              kSha1Option,
               {"version", 0, "The release version (default: the next one)", true, "VERSION"},
               {"name", 0, "The release name (default: config/final.yml's)", true, "NAME"},
               {"with-tarball", 0, "Also write the release tarball", false, ""},
@@ -362,7 +365,7 @@ void register_release_commands(CommandTable& table) {
   table.add_group({"Blobs", "", "built-in", true});
   table.add({"Blobs", "blobs", "List the release's blobs (config/blobs.yml)", {}, {kDirOption}, run_blobs});
   table.add({"Blobs", "add blob", "Copy a file into blobs/[PREFIX/] and track it in config/blobs.yml",
-             {{"PATH", true, false}, {"PREFIX", false, false}}, {kDirOption, kSha2Option}, run_add_blob});
+             {{"PATH", true, false}, {"PREFIX", false, false}}, {kDirOption, kSha2Option, kSha1Option}, run_add_blob});
   table.add({"Blobs", "upload blobs", "Upload blobs not yet in the release blobstore", {}, {kDirOption, kSha2Option},
              run_upload_blobs});
   table.add({"Blobs", "sync blobs", "Download blobs missing from blobs/ (each checked against its digest)", {},

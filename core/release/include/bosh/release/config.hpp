@@ -17,6 +17,7 @@ struct ReleaseConfig {
   std::string name;                 // final.yml `name` (or classic `final_name`); dev.yml `dev_name`
   std::string blobstore_provider;   // "local", "dav", "s3", ...
   plugin::Json blobstore_options;   // final.yml options, private.yml options merged over them
+  bool name_conflict = false;       // final.yml sets both name and final_name (refused unless --name)
 };
 
 ReleaseConfig load_release_config(const std::filesystem::path& release_dir);
